@@ -1,0 +1,39 @@
+# make repro: set up .venv if needed, install signlang, run the DVC pipeline.
+# make test:  set up .venv if needed, install signlang with the dev extra, run every test (slow ones too).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+RAW := data/raw
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: repro test test-fast check-data
+
+repro: check-data $(VENV)/.installed
+	dvc repro
+
+test: $(VENV)/.installed-dev
+	python -m pytest --runslow
+
+test-fast: $(VENV)/.installed-dev
+	python -m pytest
+
+check-data:
+	@missing=0; for name in sign_mnist_train sign_mnist_test; do \
+	  if [ ! -f $(RAW)/$$name.csv ] && [ ! -f $(RAW)/$$name.csv.gz ]; then \
+	    echo "missing $(RAW)/$$name.csv (or $$name.csv.gz)" >&2; missing=1; fi; \
+	done; \
+	if [ $$missing = 1 ]; then \
+	  echo "Put the two Kaggle CSVs in $(RAW)/: kaggle datasets download -d datamunge/sign-language-mnist -p $(RAW) --unzip (see README, 'Get the data')" >&2; \
+	  exit 1; fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@ $(VENV)/.installed

@@ -1,0 +1,75 @@
+"""The evaluate stage: test-set predictions, scikit-learn metrics, and the confusion records."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from signlang.data import load_split
+from signlang.files import write_json
+from signlang.model import load_checkpoint, predict_logits
+from signlang.training import select_device, to_device
+
+log = logging.getLogger(__name__)
+
+
+def summary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | int]:
+    """Accuracy and macro/weighted precision, recall and F1 over the classes that occur."""
+    metrics: dict[str, float | int] = {"accuracy": float(accuracy_score(y_true, y_pred))}
+    labels = occurring_labels(y_true, y_pred)
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=average, zero_division=0
+        )
+        metrics |= {f"precision_{average}": float(precision), f"recall_{average}": float(recall), f"f1_{average}": float(f1)}
+    metrics["images"] = len(y_true)
+    return metrics
+
+
+def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict[str, dict[str, float | int]]:
+    """Precision, recall, F1 and support for each letter that occurs in the labels or predictions."""
+    labels = occurring_labels(y_true, y_pred)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    return {
+        classes[label]: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, label in enumerate(labels)
+    }
+
+
+def confusion_records(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> list[dict[str, str]]:
+    """One record per image, as DVC's confusion templates read them."""
+    return [{"actual": classes[t], "predicted": classes[p]} for t, p in zip(y_true.tolist(), y_pred.tolist())]
+
+
+def occurring_labels(y_true: np.ndarray, y_pred: np.ndarray) -> list[int]:
+    return sorted(set(np.unique(y_true).tolist()) | set(np.unique(y_pred).tolist()))
+
+
+def evaluate(
+    model_path: Path,
+    prepared_dir: Path,
+    metrics_path: Path,
+    per_class_path: Path,
+    confusion_path: Path,
+) -> dict[str, float | int]:
+    device = select_device("auto")
+    loaded = load_checkpoint(model_path, device)
+    images, labels = to_device(*load_split(prepared_dir, "test"), device)
+    y_pred = predict_logits(loaded.model, images).argmax(dim=1).cpu().numpy()
+    y_true = labels.cpu().numpy()
+    metrics = summary_metrics(y_true, y_pred)
+    write_json(per_class_path, per_class_metrics(y_true, y_pred, loaded.classes))
+    write_json(confusion_path, confusion_records(y_true, y_pred, loaded.classes))
+    write_json(metrics_path, metrics)
+    log.info("test accuracy %.4f on %d images", metrics["accuracy"], metrics["images"])
+    return metrics

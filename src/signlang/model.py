@@ -1,0 +1,106 @@
+"""SignConvNet: the seed notebook's 105,082-parameter CNN, layer for layer."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
+from signlang.data import Normalization
+from signlang.errors import SignlangError
+from signlang.files import write_atomic
+
+CHECKPOINT_FORMAT = 1
+
+
+def conv_block(in_channels: int, out_channels: int, pool: bool = False, dropout: float = 0.0) -> nn.Sequential:
+    """Conv2d 3x3 pad 1 -> BatchNorm2d -> ReLU [-> MaxPool2d(2)] [-> Dropout]."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    if dropout > 0.0:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class SignConvNet(nn.Module):
+    """Three conv blocks and one linear layer; output index i is letter i (A=0 ... Z=25)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = NUM_CLASSES, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.dropout = dropout
+        self.conv1 = conv_block(in_channels, 16)
+        self.conv2 = conv_block(16, 32, pool=True)
+        self.conv3 = conv_block(32, 64, pool=True, dropout=dropout)
+        side = IMAGE_SIZE // 4  # two 2x2 poolings: 28 -> 14 -> 7
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, num_classes))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(images)  # (B, 16, 28, 28)
+        x = self.conv2(x)  # (B, 32, 14, 14)
+        x = self.conv3(x)  # (B, 64, 7, 7)
+        return self.fc(x)  # (B, num_classes) logits
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+INFERENCE_BATCH_SIZE = 1024  # no gradients kept: larger batches only cost memory, and run faster
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = INFERENCE_BATCH_SIZE) -> torch.Tensor:
+    """Logits (N, classes) for images (N, 1, 28, 28) already on the model's device, in eval mode."""
+    model.eval()
+    chunks = [
+        model(images[start : start + batch_size].contiguous(memory_format=torch.channels_last))
+        for start in range(0, len(images), batch_size)
+    ]
+    return torch.cat(chunks).float()
+
+
+def save_checkpoint(path: Path, model: SignConvNet, normalization: Normalization) -> None:
+    """The state_dict plus the plain values needed to rebuild and use the model (no pickled objects)."""
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "architecture": "SignConvNet",
+        "num_classes": model.fc[-1].out_features,
+        "dropout": model.dropout,
+        "classes": list(LETTERS),
+        "image_size": IMAGE_SIZE,
+        "normalization": normalization.to_dict(),
+        "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
+    }
+    write_atomic(path, lambda handle: torch.save(checkpoint, handle))
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: SignConvNet
+    classes: tuple[str, ...]
+    normalization: Normalization
+
+
+def load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError as error:
+        raise SignlangError(f"{path}: checkpoint not found; run 'dvc repro' to train one") from error
+    except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
+        raise SignlangError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise SignlangError(f"{path}: not a signlang checkpoint (expected format {CHECKPOINT_FORMAT})")
+    model = SignConvNet(num_classes=checkpoint["num_classes"], dropout=checkpoint["dropout"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device, memory_format=torch.channels_last).eval()
+    normalization = Normalization(**checkpoint["normalization"])
+    return LoadedModel(model, tuple(checkpoint["classes"]), normalization)

@@ -1,0 +1,190 @@
+"""The training loop: whole-tensor batches on the device, the best validation epoch kept."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from signlang.data import load_normalization, load_split
+from signlang.errors import SignlangError
+from signlang.files import write_json
+from signlang.model import SignConvNet, count_parameters, predict_logits, save_checkpoint
+from signlang.params import TrainParams
+
+log = logging.getLogger(__name__)
+
+POSTFIX_EVERY = 20  # batches between progress-bar loss updates (each one waits for the device)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass
+class FitResult:
+    history: list[EpochRecord]
+    best: EpochRecord
+    best_state: dict[str, torch.Tensor]
+    epoch_seconds: list[float]
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present; ``cuda`` without a GPU is an error, not a silent fallback."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SignlangError("params: 'train.device' is cuda, but torch sees no CUDA device; use auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def configure_torch(params: TrainParams, device: torch.device) -> None:
+    torch.manual_seed(params.seed)
+    if params.deterministic:
+        torch.use_deterministic_algorithms(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not params.deterministic
+        torch.backends.cudnn.deterministic = params.deterministic
+
+
+def to_device(images: np.ndarray, labels: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Copy a (memory-mapped) split onto the device once: images (N, 1, 28, 28), labels (N,)."""
+    pin = device.type == "cuda"
+    image_tensor = torch.from_numpy(np.array(images))  # np.array: one copy out of the read-only mmap
+    label_tensor = torch.from_numpy(np.array(labels))
+    if pin:
+        image_tensor, label_tensor = image_tensor.pin_memory(), label_tensor.pin_memory()
+    return image_tensor.to(device, non_blocking=pin), label_tensor.to(device, non_blocking=pin)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Mixed precision on CUDA only: bfloat16 where the GPU has it, else float16 (with a grad scaler)."""
+    if not (enabled and device.type == "cuda"):
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=amp_dtype())
+
+
+def amp_dtype() -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def train_one_epoch(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    params: TrainParams,
+    generator: torch.Generator,
+    description: str,
+) -> float:
+    """One pass over a fresh permutation of the training set; returns the mean loss per image."""
+    model.train()
+    criterion = nn.CrossEntropyLoss()
+    order = torch.randperm(len(labels), generator=generator).to(images.device)
+    total_loss = torch.zeros((), device=images.device)
+    seen = 0
+    batches = range(0, len(order), params.batch_size)
+    with tqdm(batches, desc=description, unit="batch", leave=False, disable=None) as progress:
+        for step, start in enumerate(progress, start=1):
+            index = order[start : start + params.batch_size]
+            batch = images[index].contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
+            with autocast(images.device, params.amp):
+                loss = criterion(model(batch), labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total_loss += loss.detach() * len(index)
+            seen += len(index)
+            if step % POSTFIX_EVERY == 0 or step == len(batches):
+                progress.set_postfix(loss=f"{total_loss.item() / seen:.4f}")
+    return total_loss.item() / seen
+
+
+def validate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in eval mode."""
+    logits = predict_logits(model, images)
+    loss = nn.functional.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+    return loss, accuracy
+
+
+def is_better(candidate: EpochRecord, best: EpochRecord | None) -> bool:
+    """Higher val accuracy wins; at equal accuracy (common near 100%) the lower val loss does."""
+    if best is None:
+        return True
+    return (candidate.val_accuracy, -candidate.val_loss) > (best.val_accuracy, -best.val_loss)
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    params: TrainParams,
+) -> FitResult:
+    device = train[0].device
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=params.amp and device.type == "cuda" and amp_dtype() == torch.float16)
+    generator = torch.Generator().manual_seed(params.seed)
+    history: list[EpochRecord] = []
+    best: EpochRecord | None = None
+    best_state: dict[str, torch.Tensor] = {}
+    epoch_seconds: list[float] = []
+    for epoch in range(1, params.epochs + 1):
+        started = time.perf_counter()
+        description = f"epoch {epoch}/{params.epochs}"
+        train_loss = train_one_epoch(model, *train, optimizer, scaler, params, generator, description)
+        epoch_seconds.append(time.perf_counter() - started)
+        val_loss, val_accuracy = validate(model, *val)
+        record = EpochRecord(epoch, train_loss, val_loss, val_accuracy)
+        history.append(record)
+        log.info(
+            "%s: train loss %.4f, val loss %.4f, val accuracy %.4f, %.1f s",
+            description, train_loss, val_loss, val_accuracy, epoch_seconds[-1],
+        )
+        if is_better(record, best):
+            best = record
+            best_state = copy.deepcopy(model.state_dict())
+    assert best is not None  # epochs >= 1 is checked with the params
+    return FitResult(history, best, best_state, epoch_seconds)
+
+
+def train(prepared_dir: Path, model_path: Path, metrics_path: Path, plot_path: Path, params: TrainParams) -> FitResult:
+    """The train stage: fit SignConvNet on the train split, select on val, write model, metrics, curves."""
+    device = select_device(params.device)
+    configure_torch(params, device)
+    train_split = to_device(*load_split(prepared_dir, "train"), device)
+    val_split = to_device(*load_split(prepared_dir, "val"), device)
+    model = SignConvNet().to(device, memory_format=torch.channels_last)
+    log.info("training on %s: %d train, %d val images", device, len(train_split[1]), len(val_split[1]))
+    result = fit(model, train_split, val_split, params)
+    model.load_state_dict(result.best_state)
+    save_checkpoint(model_path, model, load_normalization(prepared_dir))
+    write_json(plot_path, [asdict(record) for record in result.history])
+    write_json(metrics_path, train_metrics(result, device, count_parameters(model)))
+    return result
+
+
+def train_metrics(result: FitResult, device: torch.device, parameters: int) -> dict[str, object]:
+    seconds = result.epoch_seconds
+    return {
+        "best_epoch": result.best.epoch,
+        "best_val_accuracy": result.best.val_accuracy,
+        "best_val_loss": result.best.val_loss,
+        "seconds_per_epoch": round(sum(seconds) / len(seconds), 2),
+        "device": device.type,
+        "parameters": parameters,
+    }

@@ -1,0 +1,63 @@
+"""Shared fixtures: small Kaggle-format CSVs generated on the spot, and the --runslow switch."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signlang.data import HEADER
+
+LABELS = (0, 1, 2, 3)  # A, B, C, D
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (make test does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def synthetic_pixels(labels: np.ndarray, seed: int) -> np.ndarray:
+    """(N, 784) uint8 images a small CNN can tell apart: a bright bar whose row depends on the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(40, 90, size=(len(labels), 28, 28))
+    for i, label in enumerate(labels):
+        row = 3 + 5 * int(label) % 22
+        images[i, row : row + 4, 4:24] = 220
+    return images.reshape(len(labels), -1).astype(np.uint8)
+
+
+def csv_text(labels: np.ndarray, pixels: np.ndarray, newline: str = "\n") -> str:
+    rows = [",".join(HEADER)]
+    rows += [",".join(map(str, [label, *row])) for label, row in zip(labels.tolist(), pixels.tolist())]
+    return newline.join(rows) + newline
+
+
+def write_csv(path: Path, labels: np.ndarray, pixels: np.ndarray, newline: str = "\n") -> Path:
+    text = csv_text(labels, pixels, newline).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text) if path.suffix == ".gz" else text)
+    return path
+
+
+def make_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.repeat(np.array(LABELS), per_class)
+    return labels, synthetic_pixels(labels, seed)
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    """data/raw with a 4-letter train CSV (40 images a letter) and test CSV (10 a letter)."""
+    raw = tmp_path / "raw"
+    write_csv(raw / "sign_mnist_train.csv", *make_split(40, seed=1))
+    write_csv(raw / "sign_mnist_test.csv", *make_split(10, seed=2))
+    return raw

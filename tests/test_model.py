@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from signlang.data import Normalization
+from signlang.errors import SignlangError
+from signlang.model import SignConvNet, count_parameters, load_checkpoint, predict_logits, save_checkpoint
+
+
+def test_signconvnet_has_the_seed_parameter_count() -> None:
+    assert count_parameters(SignConvNet()) == 105_082
+
+
+def test_signconvnet_maps_a_batch_to_26_logits() -> None:
+    model = SignConvNet().eval()
+    assert model(torch.zeros(5, 1, 28, 28)).shape == (5, 26)
+
+
+def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = SignConvNet()
+    images = torch.randn(7, 1, 28, 28)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, Normalization(mean=0.5, std=0.2))
+    loaded = load_checkpoint(path, torch.device("cpu"))
+    torch.testing.assert_close(predict_logits(loaded.model, images), predict_logits(model, images))
+    assert loaded.classes[0] == "A" and loaded.classes[25] == "Z"
+    assert loaded.normalization == Normalization(mean=0.5, std=0.2)
+    assert set(torch.load(path, weights_only=True)) >= {"state_dict", "classes", "normalization"}
+
+
+def test_load_checkpoint_rejects_a_missing_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(SignlangError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "none.pt", torch.device("cpu"))
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(SignlangError, match="not a signlang checkpoint"):
+        load_checkpoint(tmp_path / "other.pt", torch.device("cpu"))

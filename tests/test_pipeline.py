@@ -1,0 +1,99 @@
+"""End to end: the real `dvc repro` on small generated CSVs, in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_split, write_csv
+
+PROJECT = Path(__file__).resolve().parents[1]
+STAGES = ("prepare", "train", "evaluate")
+
+
+def run(repo: Path, *args: str) -> str:
+    """Run a command in ``repo`` with this interpreter's environment first on PATH; fail loudly."""
+    env = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def stages_run(output: str) -> list[str]:
+    return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
+
+
+def set_param(repo: Path, section: str, key: str, value: object) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params[section][key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git + DVC repository holding this project's pipeline, with 1-epoch params and tiny data."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+        shutil.copy(PROJECT / name, repo / name)
+    for folder in ("stages", "src"):
+        shutil.copytree(PROJECT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    write_csv(repo / "data/raw/sign_mnist_train.csv.gz", *make_split(30, seed=1))
+    write_csv(repo / "data/raw/sign_mnist_test.csv", *make_split(8, seed=2), newline="\r\n")
+    set_param(repo, "train", "epochs", 1)
+    set_param(repo, "train", "batch_size", 32)
+    run(repo, "git", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
+    return repo
+
+
+@pytest.mark.slow
+def test_dvc_repro_end_to_end(repo: Path) -> None:
+    dvc = (sys.executable, "-m", "dvc")
+    assert stages_run(run(repo, *dvc, "repro")) == list(STAGES)
+    metrics = json.loads((repo / "metrics/eval.json").read_text())
+    assert metrics["images"] == 32 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert set(json.loads((repo / "metrics/per_class.json").read_text())) <= {"A", "B", "C", "D"}
+
+    # nothing changed: nothing runs
+    assert stages_run(run(repo, *dvc, "repro")) == []
+    assert json.loads(run(repo, *dvc, "status", "--json")) == {}
+
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "baseline")
+
+    # a train param re-runs train and evaluate, not prepare
+    set_param(repo, "train", "lr", 0.003)
+    assert stages_run(run(repo, *dvc, "repro")) == ["train", "evaluate"]
+    assert "train.lr" in run(repo, *dvc, "params", "diff")
+    assert "best_val_loss" in run(repo, *dvc, "metrics", "diff")
+    run(repo, *dvc, "plots", "show", "-o", "plots_html")
+    page = (repo / "plots_html/index.html").read_text()
+    for title in ("Loss by epoch", "Validation accuracy by epoch", "Confusion matrix (test)"):
+        assert title in page
+    assert "prepare" in run(repo, *dvc, "dag")
+
+
+@pytest.mark.slow
+def test_dvc_repro_without_data_says_where_the_files_go(repo: Path) -> None:
+    shutil.rmtree(repo / "data/raw")
+    (repo / "data/raw").mkdir()
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [sys.executable, "stages/prepare.py"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "data/raw/sign_mnist_train.csv: not found" in result.stderr
+    assert "Traceback" not in result.stderr
