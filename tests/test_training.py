@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signlang.data import prepare
+from signlang.data import Normalization, prepare
 from signlang.errors import SignlangError
 from signlang.model import SignConvNet
 from signlang.params import PrepareParams, TrainParams
@@ -24,7 +24,7 @@ def tensors(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def test_a_short_run_on_tiny_data_lowers_the_loss() -> None:
     torch.manual_seed(0)
     params = TrainParams(epochs=4, batch_size=16, lr=3e-3, seed=0, device="cpu")
-    result = fit(SignConvNet(), tensors(24, seed=1), tensors(6, seed=2), params)
+    result = fit(SignConvNet(), tensors(24, seed=1), tensors(6, seed=2), params, Normalization(0.3, 0.3))
     losses = [record.train_loss for record in result.history]
     assert losses[-1] < 0.5 * losses[0], losses
     assert result.best.val_accuracy == 1.0

@@ -13,6 +13,7 @@ import yaml
 from signlang.errors import SignlangError
 
 DEVICES = ("auto", "cpu", "cuda")
+SCHEDULES = ("constant", "onecycle", "cosine")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,24 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
+class AugmentParams:
+    """Per-image random augmentation; each value is the half-width of a uniform range."""
+
+    enabled: bool = False
+    rotation: float = 0.0  # degrees: angle in [-rotation, rotation]
+    translation: float = 0.0  # fraction of the image size, each axis
+    scale: float = 0.0  # zoom factor in [1 - scale, 1 + scale]
+    brightness: float = 0.0  # pixel factor in [1 - brightness, 1 + brightness]
+    contrast: float = 0.0  # contrast factor in [1 - contrast, 1 + contrast]
+
+    def check(self) -> None:
+        _require(0.0 <= self.rotation <= 180.0, "train.augment.rotation", "degrees in [0, 180]", self.rotation)
+        for key in ("translation", "scale", "brightness", "contrast"):
+            value = getattr(self, key)
+            _require(0.0 <= value < 1.0, f"train.augment.{key}", "a number in [0, 1)", value)
+
+
+@dataclass(frozen=True)
 class TrainParams:
     epochs: int = 10
     batch_size: int = 128
@@ -34,6 +53,10 @@ class TrainParams:
     device: str = "auto"
     amp: bool = False
     deterministic: bool = False
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: AugmentParams = AugmentParams()
 
     def check(self) -> None:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
@@ -41,9 +64,12 @@ class TrainParams:
         _require(self.lr > 0.0, "train.lr", "a number > 0", self.lr)
         _require(self.seed >= 0, "train.seed", "an integer >= 0", self.seed)
         _require(self.device in DEVICES, "train.device", " or ".join(DEVICES), self.device)
+        _require(self.schedule in SCHEDULES, "train.schedule", " or ".join(SCHEDULES), self.schedule)
+        _require(self.weight_decay >= 0.0, "train.weight_decay", "a number >= 0", self.weight_decay)
+        _require(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "a number in [0, 1)", self.label_smoothing)
 
 
-P = TypeVar("P", PrepareParams, TrainParams)
+P = TypeVar("P", PrepareParams, TrainParams, AugmentParams)
 
 
 def load_params(path: Path, section: str, cls: type[P]) -> P:
@@ -71,6 +97,10 @@ def params_from_dict(values: dict[str, Any], section: str, cls: type[P]) -> P:
 
 
 def _coerce(value: Any, expected: type, key: str) -> Any:
+    if dataclasses.is_dataclass(expected):
+        if not isinstance(value, dict):
+            raise SignlangError(f"params: '{key}' must be a mapping of keys to values, got {value!r}")
+        return params_from_dict(value, key, expected)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,7 +17,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from signlang.data import load_normalization, load_split
+from signlang.augment import BatchAugmenter
+from signlang.data import Normalization, load_normalization, load_split
 from signlang.errors import SignlangError
 from signlang.files import write_json
 from signlang.model import SignConvNet, count_parameters, predict_logits, save_checkpoint
@@ -53,6 +57,8 @@ def select_device(name: str) -> torch.device:
 def configure_torch(params: TrainParams, device: torch.device) -> None:
     torch.manual_seed(params.seed)
     if params.deterministic:
+        # cuBLAS is deterministic only with a fixed workspace; it reads this before its first call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not params.deterministic
@@ -80,19 +86,50 @@ def amp_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+@dataclass
+class Optimization:
+    """Everything a training step uses besides the model and the data."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None  # stepped once per batch
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    augment: Callable[[torch.Tensor], torch.Tensor]
+
+
+def build_optimization(
+    model: nn.Module, params: TrainParams, steps_per_epoch: int, augment: Callable[[torch.Tensor], torch.Tensor]
+) -> Optimization:
+    """AdamW (plain Adam when weight_decay is 0), the learning-rate schedule, loss and grad scaler."""
+    device_type = next(model.parameters()).device.type
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    total_steps = params.epochs * steps_per_epoch
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    if params.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=total_steps)
+    elif params.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    use_scaler = params.amp and device_type == "cuda" and amp_dtype() == torch.float16
+    return Optimization(
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=torch.amp.GradScaler(device_type, enabled=use_scaler),
+        criterion=nn.CrossEntropyLoss(label_smoothing=params.label_smoothing),
+        augment=augment,
+    )
+
+
 def train_one_epoch(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
+    opt: Optimization,
     params: TrainParams,
     generator: torch.Generator,
     description: str,
 ) -> float:
     """One pass over a fresh permutation of the training set; returns the mean loss per image."""
     model.train()
-    criterion = nn.CrossEntropyLoss()
     order = torch.randperm(len(labels), generator=generator).to(images.device)
     total_loss = torch.zeros((), device=images.device)
     seen = 0
@@ -100,13 +137,15 @@ def train_one_epoch(
     with tqdm(batches, desc=description, unit="batch", leave=False, disable=None) as progress:
         for step, start in enumerate(progress, start=1):
             index = order[start : start + params.batch_size]
-            batch = images[index].contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
+            batch = opt.augment(images[index]).contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28)
             with autocast(images.device, params.amp):
-                loss = criterion(model(batch), labels[index])
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+                loss = opt.criterion(model(batch), labels[index])
+            opt.optimizer.zero_grad(set_to_none=True)
+            opt.scaler.scale(loss).backward()
+            opt.scaler.step(opt.optimizer)
+            opt.scaler.update()
+            if opt.scheduler is not None:
+                opt.scheduler.step()
             total_loss += loss.detach() * len(index)
             seen += len(index)
             if step % POSTFIX_EVERY == 0 or step == len(batches):
@@ -129,16 +168,23 @@ def is_better(candidate: EpochRecord, best: EpochRecord | None) -> bool:
     return (candidate.val_accuracy, -candidate.val_loss) > (best.val_accuracy, -best.val_loss)
 
 
+def seeds_from(seed: int, count: int) -> list[int]:
+    """Independent seeds for separate random streams, all derived from one param."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     params: TrainParams,
+    normalization: Normalization,
 ) -> FitResult:
-    device = train[0].device
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=params.amp and device.type == "cuda" and amp_dtype() == torch.float16)
-    generator = torch.Generator().manual_seed(params.seed)
+    shuffle_seed, augment_seed = seeds_from(params.seed, 2)
+    generator = torch.Generator().manual_seed(shuffle_seed)
+    augmenter = BatchAugmenter(params.augment, normalization, augment_seed)
+    steps_per_epoch = math.ceil(len(train[1]) / params.batch_size)
+    opt = build_optimization(model, params, steps_per_epoch, augmenter)
     history: list[EpochRecord] = []
     best: EpochRecord | None = None
     best_state: dict[str, torch.Tensor] = {}
@@ -146,7 +192,7 @@ def fit(
     for epoch in range(1, params.epochs + 1):
         started = time.perf_counter()
         description = f"epoch {epoch}/{params.epochs}"
-        train_loss = train_one_epoch(model, *train, optimizer, scaler, params, generator, description)
+        train_loss = train_one_epoch(model, *train, opt, params, generator, description)
         epoch_seconds.append(time.perf_counter() - started)
         val_loss, val_accuracy = validate(model, *val)
         record = EpochRecord(epoch, train_loss, val_loss, val_accuracy)
@@ -168,11 +214,12 @@ def train(prepared_dir: Path, model_path: Path, metrics_path: Path, plot_path: P
     configure_torch(params, device)
     train_split = to_device(*load_split(prepared_dir, "train"), device)
     val_split = to_device(*load_split(prepared_dir, "val"), device)
+    normalization = load_normalization(prepared_dir)
     model = SignConvNet().to(device, memory_format=torch.channels_last)
     log.info("training on %s: %d train, %d val images", device, len(train_split[1]), len(val_split[1]))
-    result = fit(model, train_split, val_split, params)
+    result = fit(model, train_split, val_split, params, normalization)
     model.load_state_dict(result.best_state)
-    save_checkpoint(model_path, model, load_normalization(prepared_dir))
+    save_checkpoint(model_path, model, normalization)
     write_json(plot_path, [asdict(record) for record in result.history])
     write_json(metrics_path, train_metrics(result, device, count_parameters(model)))
     return result
