@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from signlang.data import (
+    fit_normalization,
     find_raw_csv,
     load_normalization,
     load_split,
@@ -141,7 +142,7 @@ def test_prepare_writes_nothing_when_an_input_is_bad(raw_dir: Path, tmp_path: Pa
     out = tmp_path / "prepared"
     with pytest.raises(SignlangError, match="sign_mnist_test.csv: has a header but no data rows"):
         prepare(raw_dir, out, PrepareParams())
-    assert not out.exists()
+    assert not out.exists() or not any(out.iterdir())  # not even a temporary file
 
 
 def test_prepare_rejects_a_single_class(tmp_path: Path) -> None:
@@ -150,3 +151,46 @@ def test_prepare_rejects_a_single_class(tmp_path: Path) -> None:
     write_csv(tmp_path / "sign_mnist_test.csv", labels, pixels)
     with pytest.raises(SignlangError, match="single class"):
         prepare(tmp_path, tmp_path / "out", PrepareParams())
+
+
+def test_error_lines_count_blank_lines_that_pandas_skips(tmp_path: Path) -> None:
+    lines = csv_text(GOOD_LABELS, GOOD_PIXELS).splitlines()
+    lines.insert(2, "")  # a blank line 3; the second data row moves to line 4
+    cells = lines[3].split(",")
+    cells[7] = "300"
+    lines[3] = ",".join(cells)
+    path = write_csv(tmp_path / "blank.csv.gz", GOOD_LABELS, GOOD_PIXELS)
+    path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
+    with pytest.raises(SignlangError, match="line 4, column 'pixel7': expected an integer in 0..255, got 300"):
+        read_dataset_csv(path)
+
+
+def test_fit_normalization_matches_numpy() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, size=(50, 784)).astype(np.uint8)
+    norm = fit_normalization(pixels)
+    assert norm.mean == pytest.approx((pixels / 255.0).mean(), rel=1e-12)
+    assert norm.std == pytest.approx((pixels / 255.0).std(), rel=1e-12)
+
+
+@pytest.mark.parametrize("row", [0, 159])  # the first row is parsed here, the last by the worker
+def test_prepare_names_a_bad_cell_in_either_part_of_the_train_file(raw_dir: Path, tmp_path: Path, row: int) -> None:
+    path = raw_dir / "sign_mnist_train.csv"
+    lines = path.read_text().splitlines()
+    cells = lines[row + 1].split(",")
+    cells[5] = "999"
+    lines[row + 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SignlangError, match=rf"line {row + 2}, column 'pixel5': expected an integer in 0..255, got 999"):
+        prepare(raw_dir, tmp_path / "out", PrepareParams())
+
+
+def test_prepare_reads_plain_and_gzip_files_alike(raw_dir: Path, tmp_path: Path) -> None:
+    prepare(raw_dir, tmp_path / "plain", PrepareParams())
+    for name in ("sign_mnist_train.csv", "sign_mnist_test.csv"):
+        path = raw_dir / name
+        path.with_suffix(".csv.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    prepare(raw_dir, tmp_path / "gz", PrepareParams())
+    for split in ("train", "val", "test"):
+        for plain, gz in zip(load_split(tmp_path / "plain", split), load_split(tmp_path / "gz", split)):
+            np.testing.assert_array_equal(plain, gz)

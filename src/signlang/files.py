@@ -1,4 +1,9 @@
-"""Atomic file writes: an output either appears whole or not at all."""
+"""Atomic file writes: an output either appears whole or not at all.
+
+Files are written under a temporary name beside their destination and renamed onto it. The rename
+is atomic: a reader (or DVC) sees the old file or the whole new one, never a part, even if the
+process is killed mid-write. There is no fsync: surviving power loss is not the goal here.
+"""
 
 from __future__ import annotations
 
@@ -12,39 +17,66 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+Writer = Callable[[BinaryIO], None]
+
+
+def _write_temp(path: Path, write: Writer) -> Path:
+    """Write a temporary file beside ``path`` with ``write(handle)``; remove it if that fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(name)
+    try:
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def write_atomic(path: Path, write: Writer) -> None:
+    """Call ``write(handle)`` on a temporary file, then rename it onto ``path``."""
+    os.replace(_write_temp(path, write), path)
+
+
+class StagedFiles:
+    """Outputs written under temporary names, published together by ``all_or_nothing``."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary, final); list.append is thread-safe
+
+    def write(self, path: Path, write: Writer) -> None:
+        self.pending.append((_write_temp(path, write), path))
+
+    def save_npy(self, path: Path, array: np.ndarray) -> None:
+        self.write(path, lambda handle: np.save(handle, array, allow_pickle=False))
+
+    def write_json(self, path: Path, data: Any) -> None:
+        self.write(path, lambda handle: handle.write(json_bytes(data)))
+
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+def all_or_nothing() -> Iterator[StagedFiles]:
+    """Collect outputs in the block; rename them all into place if it succeeds, delete them if not."""
+    staged = StagedFiles()
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+        yield staged
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        for temp, _ in staged.pending:
+            temp.unlink(missing_ok=True)
         raise
+    for temp, final in staged.pending:
+        os.replace(temp, final)
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(handle)`` on a temporary file, then rename it onto ``path``."""
-    with atomic_path(path) as handle:
-        write(handle)
+def json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically."""
-    text = json.dumps(data, indent=2) + "\n"
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """Save ``array`` in ``.npy`` format, atomically."""
-    write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
+    write_atomic(path, lambda handle: handle.write(json_bytes(data)))
 
 
 def read_json(path: Path) -> Any:
