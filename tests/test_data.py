@@ -14,6 +14,7 @@ from signlang.data import (
     prepare,
     read_dataset_csv,
     stratified_split,
+    to_images,
 )
 from signlang.errors import SignlangError
 from signlang.params import PrepareParams
@@ -135,6 +136,7 @@ def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path) -> None
     pixels, _ = read_dataset_csv(raw_dir / "sign_mnist_test.csv")
     expected = (pixels[0].reshape(28, 28) / 255.0 - norm.mean) / norm.std
     np.testing.assert_allclose(test_images[0, 0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(test_images, to_images(pixels, norm))  # chunked writing == whole array
 
 
 def test_prepare_writes_nothing_when_an_input_is_bad(raw_dir: Path, tmp_path: Path) -> None:
