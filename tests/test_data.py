@@ -123,7 +123,8 @@ def test_stratified_split_keeps_class_shares_and_is_seeded() -> None:
     assert not np.array_equal(val, stratified_split(labels, 0.1, seed=4)[1])
 
 
-def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path) -> None:
+def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("signlang.data.WRITE_CHUNK_ROWS", 7)  # several chunks, the last one short
     out = tmp_path / "prepared"
     sizes = prepare(raw_dir, out, PrepareParams(val_fraction=0.25, seed=0))
     assert sizes == {"train": 120, "val": 40, "test": 40}
