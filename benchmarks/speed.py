@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision.transforms as T
+import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
@@ -91,7 +92,7 @@ def signlang_feed_epoch(images: torch.Tensor, labels: torch.Tensor, generator: t
     order = torch.randperm(len(labels), generator=generator)
     for start in range(0, len(order), BATCH):
         index = order[start : start + BATCH]
-        images[index], labels[index]
+        images.index_select(0, index), labels.index_select(0, index)  # as train_one_epoch does
 
 
 def matmul_gflops(size: int = 2048, repeat: int = 10) -> float:
@@ -124,14 +125,16 @@ def peak_process(args: list[str], cwd: Path) -> tuple[float, float]:
 
 def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
     """(d) and (f): prepare against bare read_csv, then each stage's wall time and peak memory."""
-    paths = [str(raw_dir / f"sign_mnist_{split}.csv.gz") for split in ("train", "test")]
-    paths = [p if Path(p).exists() else p[: -len(".gz")] for p in paths]
+    paths = [str(raw_dir / f"sign_mnist_{split}.csv") for split in ("train", "test")]
+    paths = [p if Path(p).exists() else f"{p}.gz" for p in paths]
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["train"] |= {"epochs": 1, "device": "cpu"}
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
     bare = f"import pandas as pd; pd.read_csv({paths[0]!r}); pd.read_csv({paths[1]!r})"
     read_s = min(peak_process([sys.executable, "-c", bare], work)[0] for _ in range(3))
     stage = [sys.executable, str(PROJECT / "stages/prepare.py"), "--raw-dir", str(raw_dir), "--out-dir", "prepared"]
     runs = [peak_process(stage, work) for _ in range(3)]
     prepare_s, prepare_mb = min(r[0] for r in runs), max(r[1] for r in runs)
-    (work / "params.yaml").write_text("train:\n  epochs: 1\n  device: cpu\n")
     train_s, train_mb = peak_process(
         [sys.executable, str(PROJECT / "stages/train.py"), "--prepared-dir", "prepared", "--model", "model.pt",
          "--metrics", "train.json", "--loss-plot", "loss.json"], work)
@@ -206,7 +209,9 @@ def cpu_name() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=PROJECT.parent / "shared/data/sign-language-mnist")
+    parser.add_argument(
+        "--raw-dir", type=Path, default=PROJECT / "data/raw", help="the Kaggle CSVs, plain or .gz (default: data/raw)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="signlang-bench-"))
     try:

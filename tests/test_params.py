@@ -13,7 +13,17 @@ PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 def test_project_params_load() -> None:
     assert load_params(PROJECT_PARAMS, "prepare", PrepareParams).val_fraction == 0.1
     train = load_params(PROJECT_PARAMS, "train", TrainParams)
-    assert (train.epochs, train.batch_size, train.lr) == (10, 128, 0.001)
+    assert train.batch_size == 128 and train.augment.enabled and train.augment.rotation == 10.0
+
+
+def test_nested_augment_params_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {augment: {rotation: 200}}", encoding="utf-8")
+    with pytest.raises(SignlangError, match=r"'train.augment.rotation' must be degrees in \[0, 180\], got 200.0"):
+        load_params(path, "train", TrainParams)
+    path.write_text("train: {augment: {shear: 3}}", encoding="utf-8")
+    with pytest.raises(SignlangError, match="unknown key 'train.augment.shear'"):
+        load_params(path, "train", TrainParams)
 
 
 @pytest.mark.parametrize(

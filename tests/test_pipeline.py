@@ -75,7 +75,7 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
     run(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "baseline")
 
     # a train param re-runs train and evaluate, not prepare
-    set_param(repo, "train", "lr", 0.003)
+    set_param(repo, "train", "lr", 0.0123)
     assert stages_run(run(repo, *dvc, "repro")) == ["train", "evaluate"]
     assert "train.lr" in run(repo, *dvc, "params", "diff")
     assert "best_val_loss" in run(repo, *dvc, "metrics", "diff")
