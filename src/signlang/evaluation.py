@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from signlang.data import load_split
-from signlang.files import write_json
+from signlang.files import all_or_nothing
 from signlang.model import load_checkpoint, predict_logits
 from signlang.training import select_device, to_device
 
@@ -68,8 +68,9 @@ def evaluate(
     y_pred = predict_logits(loaded.model, images).argmax(dim=1).cpu().numpy()
     y_true = labels.cpu().numpy()
     metrics = summary_metrics(y_true, y_pred)
-    write_json(per_class_path, per_class_metrics(y_true, y_pred, loaded.classes))
-    write_json(confusion_path, confusion_records(y_true, y_pred, loaded.classes))
-    write_json(metrics_path, metrics)
+    with all_or_nothing() as outputs:
+        outputs.write_json(per_class_path, per_class_metrics(y_true, y_pred, loaded.classes))
+        outputs.write_json(confusion_path, confusion_records(y_true, y_pred, loaded.classes))
+        outputs.write_json(metrics_path, metrics)
     log.info("test accuracy %.4f on %d images", metrics["accuracy"], metrics["images"])
     return metrics

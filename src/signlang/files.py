@@ -74,11 +74,6 @@ def json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    write_atomic(path, lambda handle: handle.write(json_bytes(data)))
-
-
 def read_json(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)

@@ -20,8 +20,8 @@ from tqdm import tqdm
 from signlang.augment import BatchAugmenter
 from signlang.data import Normalization, load_normalization, load_split
 from signlang.errors import SignlangError
-from signlang.files import write_json
-from signlang.model import SignConvNet, count_parameters, predict_logits, save_checkpoint
+from signlang.files import all_or_nothing
+from signlang.model import SignConvNet, count_parameters, make_checkpoint, predict_logits
 from signlang.params import TrainParams
 
 log = logging.getLogger(__name__)
@@ -223,9 +223,11 @@ def train(prepared_dir: Path, model_path: Path, metrics_path: Path, plot_path: P
     log.info("training on %s: %d train, %d val images", device, len(train_split[1]), len(val_split[1]))
     result = fit(model, train_split, val_split, params, normalization)
     model.load_state_dict(result.best_state)
-    save_checkpoint(model_path, model, normalization)
-    write_json(plot_path, [asdict(record) for record in result.history])
-    write_json(metrics_path, train_metrics(result, device, count_parameters(model)))
+    checkpoint = make_checkpoint(model, normalization)
+    with all_or_nothing() as outputs:  # model, curves and metrics appear together, or none of them
+        outputs.write(model_path, lambda handle: torch.save(checkpoint, handle))
+        outputs.write_json(plot_path, [asdict(record) for record in result.history])
+        outputs.write_json(metrics_path, train_metrics(result, device, count_parameters(model)))
     return result
 
 
