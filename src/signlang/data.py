@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 HEADER: tuple[str, ...] = ("label", *(f"pixel{i}" for i in range(1, NUM_PIXELS + 1)))
 RAW_FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
-SPLITS = ("train", "val", "test")
 NORMALIZATION_FILE = "normalization.json"
 WRITE_CHUNK_ROWS = 2048
 
@@ -224,7 +223,8 @@ def prepare(raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, in
     normalization = fit_normalization(splits["train"][0])
     with all_or_nothing() as outputs:  # every output appears, or none does
         for split, (pixels, labels) in splits.items():
-            outputs.write(out_dir / f"{split}_images.npy", partial(write_images_npy, pixels=pixels, normalization=normalization))
+            write_images = partial(write_images_npy, pixels=pixels, normalization=normalization)
+            outputs.write(out_dir / f"{split}_images.npy", write_images)
             outputs.save_npy(out_dir / f"{split}_labels.npy", labels.astype(np.int64))
         outputs.write_json(out_dir / NORMALIZATION_FILE, normalization.to_dict())
     sizes = {split: len(labels) for split, (_, labels) in splits.items()}
