@@ -24,12 +24,18 @@ def summary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float |
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=average, zero_division=0
         )
-        metrics |= {f"precision_{average}": float(precision), f"recall_{average}": float(recall), f"f1_{average}": float(f1)}
+        metrics |= {
+            f"precision_{average}": float(precision),
+            f"recall_{average}": float(recall),
+            f"f1_{average}": float(f1),
+        }
     metrics["images"] = len(y_true)
     return metrics
 
 
-def per_class_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict[str, dict[str, float | int]]:
+def per_class_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]
+) -> dict[str, dict[str, float | int]]:
     """Precision, recall, F1 and support for each letter that occurs in the labels or predictions."""
     labels = occurring_labels(y_true, y_pred)
     precision, recall, f1, support = precision_recall_fscore_support(
