@@ -175,15 +175,16 @@ def test_fit_normalization_matches_numpy() -> None:
     assert norm.std == pytest.approx((pixels / 255.0).std(), rel=1e-12)
 
 
-@pytest.mark.parametrize("row", [0, 159])  # the first row is parsed here, the last by the worker
-def test_prepare_names_a_bad_cell_in_either_part_of_the_train_file(raw_dir: Path, tmp_path: Path, row: int) -> None:
+@pytest.mark.parametrize("row", [0, 159])  # the first and the last data row
+def test_prepare_names_a_bad_cell_anywhere_in_the_train_file(raw_dir: Path, tmp_path: Path, row: int) -> None:
     path = raw_dir / "sign_mnist_train.csv"
     lines = path.read_text().splitlines()
     cells = lines[row + 1].split(",")
     cells[5] = "999"
     lines[row + 1] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(SignlangError, match=rf"line {row + 2}, column 'pixel5': expected an integer in 0..255, got 999"):
+    expected = rf"line {row + 2}, column 'pixel5': expected an integer in 0..255, got 999"
+    with pytest.raises(SignlangError, match=expected):
         prepare(raw_dir, tmp_path / "out", PrepareParams())
 
 
