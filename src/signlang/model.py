@@ -55,8 +55,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def inference_batch_size(device: torch.device) -> int:
-    """On a 2-core CPU batches of 128 ran 2.3x faster than 1024 (benchmarks/speed.py; they stay in
-    cache); a GPU wants large batches."""
+    """On a 2-core CPU batches of 128 ran 1.9-2.4x faster than 1,024, which fall out of cache
+    (benchmarks/cpu_settings.py); a GPU wants large batches."""
     return 4096 if device.type == "cuda" else 128
 
 
