@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from signlang.data import HEADER
 
@@ -61,3 +66,50 @@ def raw_dir(tmp_path: Path) -> Path:
     write_csv(raw / "sign_mnist_train.csv", *make_split(40, seed=1))
     write_csv(raw / "sign_mnist_test.csv", *make_split(10, seed=2))
     return raw
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+# a git identity for the commits the tests and `dvc exp` make (CI may have none configured)
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "signlang tests",
+    "GIT_AUTHOR_EMAIL": "tests@signlang.invalid",
+    "GIT_COMMITTER_NAME": "signlang tests",
+    "GIT_COMMITTER_EMAIL": "tests@signlang.invalid",
+}
+
+
+def command_env() -> dict[str, str]:
+    """This interpreter's environment first on PATH (dvc's queue workers run `dvc` from PATH)."""
+    return os.environ | GIT_IDENTITY | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
+def run(repo: Path, *args: str, timeout: float = 600) -> str:
+    """Run a command in ``repo``; fail with its output unless it exits 0. Returns stdout + stderr."""
+    result = subprocess.run(args, cwd=repo, env=command_env(), capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def set_param(repo: Path, section: str, key: str, value: object) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params[section][key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def init_pipeline_repo(repo: Path) -> Path:
+    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params; no data yet."""
+    repo.mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+        shutil.copy(PROJECT / name, repo / name)
+    for folder in ("stages", "src"):
+        shutil.copytree(PROJECT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    set_param(repo, "train", "epochs", 1)
+    set_param(repo, "train", "batch_size", 32)
+    run(repo, "git", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
+    return repo

@@ -10,52 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import make_split, write_csv
+from conftest import init_pipeline_repo, make_split, run, set_param, write_csv
 
-PROJECT = Path(__file__).resolve().parents[1]
 STAGES = ("prepare", "train", "evaluate")
-
-
-def run(repo: Path, *args: str) -> str:
-    """Run a command in ``repo`` with this interpreter's environment first on PATH; fail loudly."""
-    env = os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
 
 
 def stages_run(output: str) -> list[str]:
     return [stage for stage in STAGES if f"Running stage '{stage}'" in output]
 
 
-def set_param(repo: Path, section: str, key: str, value: object) -> None:
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    params[section][key] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git + DVC repository holding this project's pipeline, with 1-epoch params and tiny data."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(PROJECT / name, repo / name)
-    for folder in ("stages", "src"):
-        shutil.copytree(PROJECT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    repo = init_pipeline_repo(tmp_path / "repo")
     write_csv(repo / "data/raw/sign_mnist_train.csv.gz", *make_split(30, seed=1))
     write_csv(repo / "data/raw/sign_mnist_test.csv", *make_split(8, seed=2), newline="\r\n")
-    set_param(repo, "train", "epochs", 1)
-    set_param(repo, "train", "batch_size", 32)
-    run(repo, "git", "init", "-q")
-    run(repo, sys.executable, "-m", "dvc", "init", "-q")
-    run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
     return repo
 
 
