@@ -1,4 +1,4 @@
-"""train: data/prepared/ -> models/model.pt, metrics/train.json, plots/train/loss.json."""
+"""train: data/prepared/ -> models/model.pt, metrics/train.json, plots/train/loss.json, logs/train_time.json."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=Path("models/model.pt"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics/train.json"))
     parser.add_argument("--loss-plot", type=Path, default=Path("plots/train/loss.json"))
+    parser.add_argument("--timing", type=Path, default=Path("logs/train_time.json"), help="wall times (not metrics)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args(argv)
     return run_stage(
         lambda: train(
-            args.prepared_dir, args.model, args.metrics, args.loss_plot, load_params(args.params, "train", TrainParams)
+            args.prepared_dir,
+            args.model,
+            args.metrics,
+            args.loss_plot,
+            args.timing,
+            load_params(args.params, "train", TrainParams),
         )
     )
 

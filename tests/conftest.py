@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -113,3 +115,12 @@ def init_pipeline_repo(repo: Path) -> Path:
     run(repo, sys.executable, "-m", "dvc", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
     return repo
+
+
+def load_stage(name: str) -> ModuleType:
+    """stages/<name>.py as a module, so tests call its ``main(argv)`` as ``python stages/<name>.py`` would."""
+    spec = importlib.util.spec_from_file_location(f"stages_{name}", PROJECT / "stages" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

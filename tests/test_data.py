@@ -19,89 +19,169 @@ from signlang.data import (
 from signlang.errors import SignlangError
 from signlang.params import PrepareParams
 
-from conftest import HEADER, csv_text, make_split, write_csv
+from conftest import PROJECT, load_stage, make_split, write_csv
 
 GOOD_LABELS, GOOD_PIXELS = make_split(3, seed=0)
+prepare_stage = load_stage("prepare")
+PARAMS = str(PROJECT / "params.yaml")
 
 
-@pytest.mark.parametrize("name", ["lf.csv", "crlf.csv", "gz.csv.gz"])
-def test_read_accepts_lf_crlf_and_gzip_identically(tmp_path: Path, name: str) -> None:
-    newline = "\r\n" if name.startswith("crlf") else "\n"
-    pixels, labels = read_dataset_csv(write_csv(tmp_path / name, GOOD_LABELS, GOOD_PIXELS, newline))
-    np.testing.assert_array_equal(pixels, GOOD_PIXELS)
-    np.testing.assert_array_equal(labels, GOOD_LABELS)
-    assert pixels.dtype == np.uint8 and labels.dtype == np.int64
-
-
-def broken_text(kind: str) -> str:
-    lines = csv_text(GOOD_LABELS, GOOD_PIXELS).splitlines()
+def mutate(kind: str, text: str) -> str:
+    """``text`` (a valid CSV with LF line endings) broken in the way ``kind`` names, on line 3 where it
+    concerns one row."""
+    lines = text.splitlines()
     cells = lines[2].split(",")  # line 3 of the file: the second data row
+    if kind == "header only":
+        return lines[0] + "\n"
     if kind == "wrong header":
         lines[0] = lines[0].replace("pixel5,", "pixelfive,")
-    elif kind == "786 columns":
-        lines = [line + ",0" for line in lines]
     elif kind == "784 columns":
         lines = [line.rsplit(",", 1)[0] for line in lines]
+    elif kind == "786 columns":
+        lines = [line + ",0" for line in lines]
     elif kind == "extra cell in a row":
         lines[2] += ",7"
-    elif kind == "non-integer":
-        cells[100] = "1.5"
-    elif kind == "text cell":
-        cells[100] = "abc"
-    elif kind == "empty cell":
-        cells[100] = ""
-    elif kind == "pixel 256":
-        cells[100] = "256"
-    elif kind == "pixel -1":
-        cells[100] = "-1"
-    elif kind == "label 26":
-        cells[0] = "26"
-    elif kind == "label -1":
-        cells[0] = "-1"
-    elif kind == "header only":
-        lines = lines[:1]
-    elif kind == "empty file":
-        return ""
-    if kind in ("non-integer", "text cell", "empty cell", "pixel 256", "pixel -1", "label 26", "label -1"):
+    elif kind == "mixed CRLF/LF":
+        return "\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n"
+    elif kind == "repeated header row":
+        lines.insert(2, lines[0])
+    elif kind == "not UTF-8":
+        lines[2] = lines[2].replace(",", ",\udcff", 1)  # a lone 0xff byte after the label
+    else:
+        column, value = {
+            "non-integer": (100, "1.5"),
+            "text cell": (100, "abc"),
+            "empty cell": (100, ""),
+            "pixel 256": (100, "256"),
+            "pixel -1": (100, "-1"),
+            "label 26": (0, "26"),
+            "label -1": (0, "-1"),
+        }[kind]
+        cells[column] = value
         lines[2] = ",".join(cells)
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize(
-    ("kind", "expected"),
-    [
-        ("wrong header", "line 1: column 6 is named 'pixelfive', expected 'pixel5'"),
-        ("786 columns", "line 1: header has 786 columns, expected 785"),
-        ("784 columns", "line 1: header has 784 columns, expected 785"),
-        ("extra cell in a row", "Expected 785 fields in line 3, saw 786"),
-        ("non-integer", "line 3, column 'pixel100': expected an integer, got"),
-        ("text cell", "line 3, column 'pixel100': expected an integer, got 'abc'"),
-        ("empty cell", "line 3, column 'pixel100': expected an integer, got an empty cell"),
-        ("pixel 256", "line 3, column 'pixel100': expected an integer in 0..255, got 256"),
-        ("pixel -1", "line 3, column 'pixel100': expected an integer in 0..255, got -1"),
-        ("label 26", "line 3, column 'label': expected an integer in 0..25, got 26"),
-        ("label -1", "line 3, column 'label': expected an integer in 0..25, got -1"),
-        ("header only", "has a header but no data rows"),
-        ("empty file", "file is empty"),
-    ],
-)
-def test_read_rejects_broken_file_naming_file_and_place(tmp_path: Path, kind: str, expected: str) -> None:
-    path = tmp_path / "broken.csv"
-    path.write_text(broken_text(kind), encoding="utf-8")
-    with pytest.raises(SignlangError) as error:
-        read_dataset_csv(path)
-    message = str(error.value)
-    assert message.startswith(str(path)), message
-    assert expected in message
-    assert "\n" not in message
+def write_broken(raw: Path, kind: str) -> Path:
+    """Break one file of the valid data/raw in ``raw``; returns the path the error must name."""
+    train, test = raw / "sign_mnist_train.csv", raw / "sign_mnist_test.csv"
+    if kind == "missing file":
+        train.unlink()
+        return train
+    if kind == "empty file":
+        test.write_bytes(b"")
+        return test
+    if kind == "truncated .gz":
+        data = gzip.compress(train.read_bytes())
+        train.unlink()
+        train = train.with_suffix(".csv.gz")
+        train.write_bytes(data[: len(data) // 2])
+        return train
+    if kind == "both .csv and .csv.gz":
+        test.with_suffix(".csv.gz").write_bytes(gzip.compress(test.read_bytes()))
+        return raw
+    if kind == "single-class training set":
+        labels, pixels = make_split(5, seed=0)
+        write_csv(train, np.full_like(labels, 2), pixels)
+        return train
+    if kind.startswith("pixel 999 on row "):
+        row = int(kind.rsplit(" ", 1)[1])
+        lines = train.read_text().splitlines()
+        cells = lines[row + 1].split(",")
+        cells[5] = "999"
+        lines[row + 1] = ",".join(cells)
+        train.write_text("\n".join(lines) + "\n")
+        return train
+    if kind == "blank lines, then a bad cell":  # blank lines count: the error names the line in the file
+        lines = train.read_text().splitlines()
+        lines[2:2] = ["", ""]
+        lines[5] = "300" + lines[5][lines[5].index(",") :]
+        train.write_text("\r\n".join(lines) + "\r\n")
+        return train
+    path = test if kind in ("header only", "label 26") else train
+    path.write_bytes(mutate(kind, path.read_text()).encode("utf-8", errors="surrogateescape"))
+    return path
 
 
-def test_read_rejects_truncated_gzip(tmp_path: Path) -> None:
-    data = gzip.compress(csv_text(GOOD_LABELS, GOOD_PIXELS).encode())
-    path = tmp_path / "cut.csv.gz"
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SignlangError, match="corrupt or truncated gzip"):
-        read_dataset_csv(path)
+# Every kind of malformed input the issue lists (and a few more): the message names the file and,
+# where the fault is in one place, the line; the exit code is 1 and data/prepared stays empty.
+BROKEN_INPUTS = [
+    ("missing file", "not found (nor sign_mnist_train.csv.gz); put the Kaggle files"),
+    ("empty file", "line 1: file is empty, expected the header 'label,pixel1,...,pixel784'"),
+    ("header only", "line 2: no data rows, only the header"),
+    ("wrong header", "line 1: column 6 is named 'pixelfive', expected 'pixel5'"),
+    ("784 columns", "line 1: header has 784 columns, expected 785"),
+    ("786 columns", "line 1: header has 786 columns, expected 785"),
+    ("extra cell in a row", "malformed CSV: Expected 785 fields in line 3, saw 786"),
+    ("non-integer", "line 3, column 'pixel100': expected an integer, got 1.5"),
+    ("text cell", "line 3, column 'pixel100': expected an integer, got 'abc'"),
+    ("empty cell", "line 3, column 'pixel100': expected an integer, got an empty cell"),
+    ("pixel 256", "line 3, column 'pixel100': expected an integer in 0..255, got 256"),
+    ("pixel -1", "line 3, column 'pixel100': expected an integer in 0..255, got -1"),
+    ("label 26", "line 3, column 'label': expected an integer in 0..25, got 26"),
+    ("label -1", "line 3, column 'label': expected an integer in 0..25, got -1"),
+    ("truncated .gz", "corrupt or truncated gzip data"),
+    ("mixed CRLF/LF", "line 3: ends in LF, but line 1 ends in CRLF; use one line ending"),
+    ("repeated header row", "line 3: the header row is repeated"),
+    ("single-class training set", "lines 2-21: every row has label 2 (C); training needs at least two letters"),
+    ("not UTF-8", "not UTF-8 text (invalid start byte"),
+    ("both .csv and .csv.gz", "both sign_mnist_test.csv and sign_mnist_test.csv.gz are present; keep one"),
+    ("pixel 999 on row 0", "line 2, column 'pixel5': expected an integer in 0..255, got 999"),
+    ("pixel 999 on row 159", "line 161, column 'pixel5': expected an integer in 0..255, got 999"),
+    ("blank lines, then a bad cell", "line 6, column 'label': expected an integer in 0..25, got 300"),
+]
+
+
+@pytest.mark.parametrize(("kind", "expected"), BROKEN_INPUTS, ids=[kind for kind, _ in BROKEN_INPUTS])
+def test_prepare_rejects_broken_input_in_one_line_and_writes_nothing(
+    raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, expected: str
+) -> None:
+    named = write_broken(raw_dir, kind)
+    out = tmp_path / "prepared"
+    code = prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(out), "--params", PARAMS])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith(f"error: {named}"), err
+    assert expected in err, err
+    assert not out.exists() or not any(out.rglob("*"))  # no output, not even a temporary file
+
+
+VALID_VARIANTS = ["LF", "CRLF", "gzip", "UTF-8 BOM", "BOM, CRLF and gzip", "no final newline", "blank lines"]
+
+
+@pytest.mark.parametrize("variant", VALID_VARIANTS)
+def test_valid_variants_give_identical_arrays(raw_dir: Path, tmp_path: Path, variant: str) -> None:
+    reference = tmp_path / "reference"
+    assert prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(reference), "--params", PARAMS]) == 0
+    for name in ("sign_mnist_train.csv", "sign_mnist_test.csv"):
+        path = raw_dir / name
+        text = path.read_text()
+        if "CRLF" in variant:
+            text = text.replace("\n", "\r\n")
+        if "BOM" in variant:
+            text = "\ufeff" + text
+        if variant == "no final newline":
+            text = text.rstrip("\n")
+        if variant == "blank lines":
+            text = text.replace("\n", "\n\n", 3) + "\n"
+        data = text.encode("utf-8")
+        if "gzip" in variant:
+            path.unlink()
+            path, data = path.with_suffix(".csv.gz"), gzip.compress(data)
+        path.write_bytes(data)
+    out = tmp_path / "variant"
+    assert prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(out), "--params", PARAMS]) == 0
+    written = sorted(path.name for path in reference.iterdir())
+    assert written == sorted(path.name for path in out.iterdir()) and len(written) == 7
+    for name in written:
+        assert (reference / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_read_returns_uint8_pixels_and_int64_labels(tmp_path: Path) -> None:
+    pixels, labels = read_dataset_csv(write_csv(tmp_path / "a.csv", GOOD_LABELS, GOOD_PIXELS))
+    np.testing.assert_array_equal(pixels, GOOD_PIXELS)
+    np.testing.assert_array_equal(labels, GOOD_LABELS)
+    assert pixels.dtype == np.uint8 and labels.dtype == np.int64
 
 
 def test_find_raw_csv_explains_what_goes_where(tmp_path: Path) -> None:
@@ -140,61 +220,8 @@ def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path, monkeyp
     np.testing.assert_array_equal(test_images, to_images(pixels, norm))  # chunked writing == whole array
 
 
-def test_prepare_writes_nothing_when_an_input_is_bad(raw_dir: Path, tmp_path: Path) -> None:
-    (raw_dir / "sign_mnist_test.csv").write_text(",".join(HEADER) + "\n", encoding="utf-8")
-    out = tmp_path / "prepared"
-    with pytest.raises(SignlangError, match="sign_mnist_test.csv: has a header but no data rows"):
-        prepare(raw_dir, out, PrepareParams())
-    assert not out.exists() or not any(out.iterdir())  # not even a temporary file
-
-
-def test_prepare_rejects_a_single_class(tmp_path: Path) -> None:
-    labels, pixels = make_split(5, seed=0)
-    write_csv(tmp_path / "sign_mnist_train.csv", np.zeros_like(labels), pixels)
-    write_csv(tmp_path / "sign_mnist_test.csv", labels, pixels)
-    with pytest.raises(SignlangError, match="single class"):
-        prepare(tmp_path, tmp_path / "out", PrepareParams())
-
-
-def test_error_lines_count_blank_lines_that_pandas_skips(tmp_path: Path) -> None:
-    lines = csv_text(GOOD_LABELS, GOOD_PIXELS).splitlines()
-    lines.insert(2, "")  # a blank line 3; the second data row moves to line 4
-    cells = lines[3].split(",")
-    cells[7] = "300"
-    lines[3] = ",".join(cells)
-    path = write_csv(tmp_path / "blank.csv.gz", GOOD_LABELS, GOOD_PIXELS)
-    path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n").encode()))
-    with pytest.raises(SignlangError, match="line 4, column 'pixel7': expected an integer in 0..255, got 300"):
-        read_dataset_csv(path)
-
-
 def test_fit_normalization_matches_numpy() -> None:
     pixels = np.random.default_rng(0).integers(0, 256, size=(50, 784)).astype(np.uint8)
     norm = fit_normalization(pixels)
     assert norm.mean == pytest.approx((pixels / 255.0).mean(), rel=1e-12)
     assert norm.std == pytest.approx((pixels / 255.0).std(), rel=1e-12)
-
-
-@pytest.mark.parametrize("row", [0, 159])  # the first and the last data row
-def test_prepare_names_a_bad_cell_anywhere_in_the_train_file(raw_dir: Path, tmp_path: Path, row: int) -> None:
-    path = raw_dir / "sign_mnist_train.csv"
-    lines = path.read_text().splitlines()
-    cells = lines[row + 1].split(",")
-    cells[5] = "999"
-    lines[row + 1] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
-    expected = rf"line {row + 2}, column 'pixel5': expected an integer in 0..255, got 999"
-    with pytest.raises(SignlangError, match=expected):
-        prepare(raw_dir, tmp_path / "out", PrepareParams())
-
-
-def test_prepare_reads_plain_and_gzip_files_alike(raw_dir: Path, tmp_path: Path) -> None:
-    prepare(raw_dir, tmp_path / "plain", PrepareParams())
-    for name in ("sign_mnist_train.csv", "sign_mnist_test.csv"):
-        path = raw_dir / name
-        path.with_suffix(".csv.gz").write_bytes(gzip.compress(path.read_bytes()))
-        path.unlink()
-    prepare(raw_dir, tmp_path / "gz", PrepareParams())
-    for split in ("train", "val", "test"):
-        for plain, gz in zip(load_split(tmp_path / "plain", split), load_split(tmp_path / "gz", split)):
-            np.testing.assert_array_equal(plain, gz)

@@ -51,11 +51,13 @@ def test_train_stage_writes_model_metrics_and_curves(raw_dir: Path, tmp_path: Pa
     prepare(raw_dir, prepared, PrepareParams(val_fraction=0.25, seed=0))
     out = tmp_path / "out"
     params = TrainParams(epochs=2, batch_size=32, seed=0, device="cpu")
-    train(prepared, out / "model.pt", out / "train.json", out / "loss.json", params)
+    train(prepared, out / "model.pt", out / "train.json", out / "loss.json", out / "time.json", params)
     curves = json.loads((out / "loss.json").read_text())
     assert [row["epoch"] for row in curves] == [1, 2]
     assert set(curves[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy"}
     metrics = json.loads((out / "train.json").read_text())
     assert metrics["parameters"] == 105_082 and metrics["device"] == "cpu"
-    assert metrics["best_epoch"] in (1, 2) and metrics["seconds_per_epoch"] > 0
+    assert metrics["best_epoch"] in (1, 2) and "seconds_per_epoch" not in metrics
+    timing = json.loads((out / "time.json").read_text())
+    assert timing["seconds_per_epoch"] > 0 and len(timing["epoch_seconds"]) == 2
     assert (out / "model.pt").stat().st_size > 400_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from signlang import IMAGE_SIZE, NUM_CLASSES
+from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
 from signlang.errors import SignlangError
 from signlang.files import all_or_nothing, read_json
 from signlang.params import PrepareParams
@@ -60,34 +61,65 @@ def find_raw_csv(raw_dir: Path, name: str) -> Path:
 def read_dataset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read and validate one Kaggle CSV: returns pixels (N, 784) uint8 and labels (N,) int64.
 
-    A valid file parses straight into uint8, which pandas refuses for anything else (a fraction, text,
-    an empty cell, a value outside 0..255); only then is the file read again, slowly, to find the
-    first bad cell and name it."""
-    try:
-        frame = _read_frame(path, dtype=np.uint8, na_filter=False)  # no NA scan: 15% faster
-        _check_header(path, list(frame.columns))
-    except ValueError:
-        return _read_validating(path)
-    if frame.empty:
-        raise SignlangError(f"{path}: has a header but no data rows")
-    values = frame.to_numpy()
-    labels = values[:, 0].astype(np.int64)
-    _check_range(path, labels[:, None], 0, NUM_CLASSES - 1, column_offset=0)
-    return values[:, 1:], labels
-
-
-def _read_validating(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The slow path: infer each column's type, then name the first cell that is not as expected."""
-    frame = _read_frame(path)
+    A valid file parses into int64 columns, which then only need a range check (asking pandas for
+    uint8 directly took 1.8x as long with pandas 3.1); any other column type (a fraction, text, an empty
+    cell, a repeated header) sends the frame to the slower checks that find the first bad cell."""
+    frame = _read_frame(path, na_filter=False)  # no NA scan: 15% faster; an empty cell stays ''
     _check_header(path, list(frame.columns))
     if frame.empty:
-        raise SignlangError(f"{path}: has a header but no data rows")
-    _check_integers(path, frame)
+        raise SignlangError(f"{path}: line 2: no data rows, only the header")
+    _check_line_endings(path)
+    if not all(dtype == np.int64 for dtype in frame.dtypes):
+        frame = _check_cells(path, frame)
     values = frame.to_numpy(dtype=np.int64)
     labels, pixels = values[:, 0], values[:, 1:]
     _check_range(path, labels[:, None], 0, NUM_CLASSES - 1, column_offset=0)
     _check_range(path, pixels, 0, 255, column_offset=1)
-    return pixels.astype(np.uint8), labels
+    return pixels.astype(np.uint8), labels.copy()
+
+
+def _check_line_endings(path: Path) -> None:
+    """All CRLF or all LF: pandas would take a mix silently, but it means the file was spliced."""
+    carriage_returns = sum(_count_byte(chunk, "\r") for chunk in _byte_chunks(path))
+    if carriage_returns == 0:  # all LF, as Kaggle ships the files: one pass
+        return
+    if carriage_returns == sum(_count_byte(chunk, "\n") for chunk in _byte_chunks(path)):
+        return
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        first = handle.readline().endswith(b"\r\n")
+        for number, line in enumerate(handle, start=2):
+            if line.endswith(b"\n") and line.endswith(b"\r\n") != first:
+                got, expected = ("CRLF", "LF") if not first else ("LF", "CRLF")
+                raise SignlangError(
+                    f"{path}: line {number}: ends in {got}, but line 1 ends in {expected}; use one line ending"
+                )
+    raise SignlangError(f"{path}: mixes CR, LF and CRLF line endings; use one line ending")
+
+
+def _count_byte(chunk: np.ndarray, byte: str) -> int:
+    return int(np.count_nonzero(chunk == ord(byte)))  # numpy counts bytes 2x faster than bytes.count
+
+
+def _byte_chunks(path: Path) -> Iterator[np.ndarray]:
+    """The file's bytes as uint8 arrays: a plain file memory-mapped whole, a gzip'd one 16 MiB at a time."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as handle:
+            while chunk := handle.read(1 << 24):
+                yield np.frombuffer(chunk, dtype=np.uint8)
+    else:
+        yield np.memmap(path, dtype=np.uint8, mode="r")
+
+
+def _check_cells(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Name the first cell that is not an integer, or a repeated header row; else return it all numeric."""
+    labels = frame[HEADER[0]]
+    if not pd.api.types.is_integer_dtype(labels.dtype):
+        repeats = np.flatnonzero(labels.astype(str).str.strip().to_numpy() == HEADER[0])
+        if len(repeats):
+            raise SignlangError(f"{path}: line {file_line(path, int(repeats[0]))}: the header row is repeated")
+    _check_integers(path, frame)
+    return frame.apply(pd.to_numeric)  # integers written as '7.0', or with spaces around them
 
 
 def _read_frame(path: Path, **options: Any) -> pd.DataFrame:
@@ -98,7 +130,8 @@ def _read_frame(path: Path, **options: Any) -> pd.DataFrame:
     except FileNotFoundError as error:
         raise SignlangError(f"{path}: not found") from error
     except pd.errors.EmptyDataError as error:
-        raise SignlangError(f"{path}: file is empty, expected a header 'label,pixel1,...,pixel784'") from error
+        message = f"{path}: line 1: file is empty, expected the header 'label,pixel1,...,pixel784'"
+        raise SignlangError(message) from error
     except pd.errors.ParserError as error:
         detail = str(error).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
         raise SignlangError(f"{path}: malformed CSV: {detail} (expected {len(HEADER)} fields)") from error
@@ -134,7 +167,9 @@ def _check_integers(path: Path, frame: pd.DataFrame) -> None:
     if first is not None:
         row, col_index = first
         cell = frame.iat[row, col_index]
-        shown = "an empty cell" if pd.isna(cell) else repr(cell)
+        if isinstance(cell, np.generic):
+            cell = cell.item()  # 1.5, not np.float64(1.5)
+        shown = "an empty cell" if pd.isna(cell) or cell == "" else repr(cell)
         raise SignlangError(
             f"{path}: line {file_line(path, row)}, column {frame.columns[col_index]!r}: "
             f"expected an integer, got {shown}"
@@ -213,7 +248,11 @@ def prepare(raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, in
     train_pixels, train_labels = read_dataset_csv(train_csv)
     test_pixels, test_labels = read_dataset_csv(test_csv)
     if len(np.unique(train_labels)) < 2:
-        raise SignlangError(f"{train_csv}: holds a single class; expected at least two")
+        letter = LETTERS[train_labels[0]]
+        raise SignlangError(
+            f"{train_csv}: lines 2-{file_line(train_csv, len(train_labels) - 1)}: every row has label "
+            f"{train_labels[0]} ({letter}); training needs at least two letters"
+        )
     train_index, val_index = stratified_split(train_labels, params.val_fraction, params.seed)
     splits = {
         "train": (train_pixels[train_index], train_labels[train_index]),

@@ -2,11 +2,13 @@
 
 Files are written under a temporary name beside their destination and renamed onto it. The rename
 is atomic: a reader (or DVC) sees the old file or the whole new one, never a part, even if the
-process is killed mid-write. There is no fsync: surviving power loss is not the goal here.
+process is killed mid-write. A kill leaves the temporary file (``.<name>.<random>.tmp``) behind; the
+next write of the same output deletes it. There is no fsync: surviving power loss is not the goal here.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -23,6 +25,7 @@ Writer = Callable[[BinaryIO], None]
 def _write_temp(path: Path, write: Writer) -> Path:
     """Write a temporary file beside ``path`` with ``write(handle)``; remove it if that fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     temp = Path(name)
     try:
@@ -33,6 +36,13 @@ def _write_temp(path: Path, write: Writer) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return temp
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temporary files of ``path`` that a killed run left behind (SIGKILL skips every cleanup).
+    Each output has one writer at a time (DVC locks the repository), so none of these is in use."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, write: Writer) -> None:
