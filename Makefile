@@ -1,5 +1,6 @@
 # make repro: set up .venv if needed, install signlang, run the DVC pipeline.
 # make test:  set up .venv if needed, install signlang with the dev extra, run every test (slow ones too).
+# make plots: dvc plots show with the offline page template (web/plots_template.html).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ RAW := data/raw
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test test-fast check-data
+.PHONY: repro test test-fast check-data plots
 
 repro: check-data $(VENV)/.installed
 	dvc repro
@@ -17,6 +18,10 @@ test: $(VENV)/.installed-dev
 
 test-fast: $(VENV)/.installed-dev
 	python -m pytest
+
+# the plots page, readable offline (web/plots_template.html inlines vega): writes dvc_plots/index.html
+plots: $(VENV)/.installed
+	dvc plots show --html-template web/plots_template.html
 
 check-data:
 	@missing=0; for name in sign_mnist_train sign_mnist_test; do \

@@ -17,8 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", type=Path, default=Path("metrics/eval.json"))
     parser.add_argument("--per-class", type=Path, default=Path("metrics/per_class.json"))
     parser.add_argument("--confusion", type=Path, default=Path("plots/eval/confusion.json"))
+    parser.add_argument("--by-letter", type=Path, default=Path("plots/eval/by_letter.json"))
+    parser.add_argument("--images-dir", type=Path, default=Path("plots/eval/images"))
     args = parser.parse_args(argv)
-    return run_stage(lambda: evaluate(args.model, args.prepared_dir, args.metrics, args.per_class, args.confusion))
+    return run_stage(
+        lambda: evaluate(
+            args.model, args.prepared_dir, args.metrics, args.per_class, args.confusion, args.by_letter, args.images_dir
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ def init_pipeline_repo(repo: Path) -> Path:
     run(repo, "git", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
+    shutil.copytree(PROJECT / ".dvc" / "plots", repo / ".dvc" / "plots")  # the custom plot templates
     return repo
 
 

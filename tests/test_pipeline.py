@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import init_pipeline_repo, make_split, run, set_param, write_csv
+from conftest import PROJECT, init_pipeline_repo, make_split, run, set_param, write_csv
 
 STAGES = ("prepare", "train", "evaluate")
 
@@ -51,8 +51,14 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
     assert "best_val_loss" in run(repo, *dvc, "metrics", "diff")
     run(repo, *dvc, "plots", "show", "-o", "plots_html")
     page = (repo / "plots_html/index.html").read_text()
-    for title in ("Loss by epoch", "Validation accuracy by epoch", "Confusion matrix (test)"):
+    for title in ("Loss by epoch", "Validation accuracy by epoch", "Confusion matrix (test)", "Test recall by letter"):
         assert title in page
+    for name in ("examples", "predictions", "mistakes"):
+        assert f"plots_eval_images_{name}.png" in page
+    template = str(PROJECT / "web/plots_template.html")
+    run(repo, *dvc, "plots", "diff", "HEAD", "--html-template", template, "-o", "diff_html")
+    page = (repo / "diff_html/index.html").read_text()
+    assert "HEAD_plots_eval_images_mistakes.png" in page and "workspace_plots_eval_images_mistakes.png" in page
     assert "prepare" in run(repo, *dvc, "dag")
 
 

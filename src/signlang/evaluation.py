@@ -1,4 +1,4 @@
-"""The evaluate stage: test-set predictions, scikit-learn metrics, and the confusion records."""
+"""The evaluate stage: test-set predictions, scikit-learn metrics, the confusion records and image plots."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from signlang.data import load_split
+from signlang.data import load_normalization, load_split
 from signlang.files import all_or_nothing
 from signlang.model import load_checkpoint, predict_logits
+from signlang.plots import by_letter_records, image_plots, to_pixels
 from signlang.training import select_device, to_device
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,27 @@ def evaluate(
     metrics_path: Path,
     per_class_path: Path,
     confusion_path: Path,
+    by_letter_path: Path,
+    images_dir: Path,
 ) -> dict[str, float | int]:
     device = select_device("auto")
     loaded = load_checkpoint(model_path, device)
-    images, labels = to_device(*load_split(prepared_dir, "test"), device)
-    y_pred = predict_logits(loaded.model, images).argmax(dim=1).cpu().numpy()
+    test_images, test_labels = load_split(prepared_dir, "test")
+    images, labels = to_device(test_images, test_labels, device)
+    probabilities = predict_logits(loaded.model, images).softmax(dim=1)
+    confidence, predicted = probabilities.max(dim=1)
+    y_pred = predicted.cpu().numpy()
     y_true = labels.cpu().numpy()
     metrics = summary_metrics(y_true, y_pred)
+    per_class = per_class_metrics(y_true, y_pred, loaded.classes)
+    pixels = to_pixels(test_images, load_normalization(prepared_dir))
+    pngs = image_plots(pixels, y_true, y_pred, confidence.cpu().numpy(), loaded.classes)
     with all_or_nothing() as outputs:
-        outputs.write_json(per_class_path, per_class_metrics(y_true, y_pred, loaded.classes))
+        outputs.write_json(per_class_path, per_class)
         outputs.write_json(confusion_path, confusion_records(y_true, y_pred, loaded.classes))
+        outputs.write_json(by_letter_path, by_letter_records(per_class))
+        for name, png in pngs.items():
+            outputs.write(images_dir / name, lambda handle, png=png: handle.write(png))
         outputs.write_json(metrics_path, metrics)
     log.info("test accuracy %.4f on %d images", metrics["accuracy"], metrics["images"])
     return metrics

@@ -1,0 +1,119 @@
+"""Image plots for the evaluate stage: test images, predictions and the most confident mistakes.
+
+Every pick is deterministic, so a re-run draws the same images: examples are the first few test
+images of each letter, the prediction grid is an evenly spaced sample of the test set, and the
+mistakes are the wrong predictions with the highest softmax probability. Wrong predictions have a
+red title. Figures are drawn with matplotlib's Agg backend and returned as PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from signlang.data import Normalization  # noqa: E402
+
+EXAMPLES_PER_LETTER = 4  # test images per letter in examples.png
+PREDICTION_SAMPLE = 48  # images in predictions.png
+MISTAKES_SHOWN = 24  # images in mistakes.png
+COLUMNS = 12
+CELL_INCHES = 1.1
+DPI = 80
+WRONG_COLOR = "red"
+
+
+def to_pixels(images: np.ndarray, normalization: Normalization) -> np.ndarray:
+    """Normalized (N, 1, 28, 28) images -> (N, 28, 28) grey levels in [0, 1], as the camera saw them."""
+    pixels = np.asarray(images, dtype=np.float32)[:, 0] * normalization.std + normalization.mean
+    return np.clip(pixels, 0.0, 1.0)
+
+
+def examples_per_letter(labels: np.ndarray, per_letter: int) -> np.ndarray:
+    """Indices of the first ``per_letter`` images of each letter that occurs, letter by letter."""
+    picks = [np.flatnonzero(labels == letter)[:per_letter] for letter in np.unique(labels)]
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+
+
+def spread_sample(count: int, size: int) -> np.ndarray:
+    """``size`` indices spread evenly over ``range(count)`` (all of them if there are fewer)."""
+    return np.unique(np.linspace(0, count - 1, num=min(size, count)).round().astype(np.int64))
+
+
+def confident_mistakes(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the ``size`` wrong predictions with the highest confidence, most confident first."""
+    wrong = np.flatnonzero(y_true != y_pred)
+    order = np.argsort(-confidence[wrong], kind="stable")
+    return wrong[order[:size]]
+
+
+def image_grid(pixels: np.ndarray, titles: list[str], wrong: np.ndarray, columns: int = COLUMNS) -> Figure:
+    """One grey image per cell with its title above; titles of ``wrong`` cells are red."""
+    rows = max(1, -(-len(pixels) // columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(columns * CELL_INCHES, rows * CELL_INCHES * 1.15), squeeze=False, dpi=DPI
+    )
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(pixels):
+            ax.imshow(pixels[i], cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_title(titles[i], fontsize=9, color=WRONG_COLOR if wrong[i] else "black")
+    figure.tight_layout(pad=0.3)
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def prediction_titles(
+    indices: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]
+) -> list[str]:
+    """'true/predicted' letters, e.g. 'M/N'."""
+    return [f"{classes[y_true[i]]}/{classes[y_pred[i]]}" for i in indices.tolist()]
+
+
+def image_plots(
+    pixels: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    confidence: np.ndarray,
+    classes: tuple[str, ...],
+) -> dict[str, bytes]:
+    """PNG bytes by file name: examples.png, predictions.png and mistakes.png."""
+    examples = examples_per_letter(y_true, EXAMPLES_PER_LETTER)
+    sample = spread_sample(len(y_true), PREDICTION_SAMPLE)
+    mistakes = confident_mistakes(y_true, y_pred, confidence, MISTAKES_SHOWN)
+    mistake_titles = [
+        f"{title} {confidence[i]:.0%}"
+        for title, i in zip(prediction_titles(mistakes, y_true, y_pred, classes), mistakes.tolist())
+    ]
+    example_titles = [classes[y_true[i]] for i in examples.tolist()]
+    grids = {  # examples: 3 letters a row
+        "examples.png": image_grid(
+            pixels[examples], example_titles, np.zeros(len(examples), bool), EXAMPLES_PER_LETTER * 3
+        ),
+        "predictions.png": image_grid(
+            pixels[sample], prediction_titles(sample, y_true, y_pred, classes), y_true[sample] != y_pred[sample]
+        ),
+        "mistakes.png": image_grid(pixels[mistakes], mistake_titles, np.ones(len(mistakes), bool)),
+    }
+    return {name: png_bytes(figure) for name, figure in grids.items()}
+
+
+def by_letter_records(per_class: dict[str, dict[str, float | int]]) -> list[dict[str, str | float | int]]:
+    """One record per letter in the test labels (J and Z never occur), for DVC's bar plot."""
+    return [
+        {"letter": letter, "recall": row["recall"], "f1": row["f1"], "support": row["support"]}
+        for letter, row in per_class.items()
+        if row["support"] > 0
+    ]
