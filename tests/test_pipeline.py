@@ -53,7 +53,7 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
     page = (repo / "plots_html/index.html").read_text()
     for title in ("Loss by epoch", "Validation accuracy by epoch", "Confusion matrix (test)", "Test recall by letter"):
         assert title in page
-    for name in ("examples", "predictions", "mistakes"):
+    for name in ("examples", "predictions", "mistakes", "least_confident"):
         assert f"plots_eval_images_{name}.png" in page
     template = str(PROJECT / "web/plots_template.html")
     run(repo, *dvc, "plots", "diff", "HEAD", "--html-template", template, "-o", "diff_html")

@@ -13,6 +13,7 @@ from signlang.plots import (
     confident_mistakes,
     examples_per_letter,
     image_plots,
+    least_confident,
     spread_sample,
     to_pixels,
 )
@@ -43,18 +44,33 @@ def test_confident_mistakes_are_the_highest_probability_wrong_predictions() -> N
     assert confident_mistakes(y_true, y_true, confidence, 2).tolist() == []
 
 
-def test_image_plots_writes_three_readable_grids() -> None:
+def test_least_confident_are_the_lowest_probability_predictions() -> None:
+    assert least_confident(np.array([0.9, 0.4, 0.99, 0.41, 0.4]), 3).tolist() == [1, 4, 3]
+
+
+def test_image_plots_writes_four_readable_grids() -> None:
     rng = np.random.default_rng(0)
     y_true = np.repeat(np.arange(3), 10)
     y_pred = y_true.copy()
     y_pred[::4] = 0
     pngs = image_plots(rng.random((30, 28, 28)), y_true, y_pred, rng.random(30), LETTERS)
-    assert set(pngs) == {"examples.png", "predictions.png", "mistakes.png"}
+    assert set(pngs) == {"examples.png", "predictions.png", "mistakes.png", "least_confident.png"}
     sizes = {name: imread(io.BytesIO(png)).shape for name, png in pngs.items()}
-    # 12 columns of 1.1 inch at 80 dpi; rows: 12 examples -> 1, 30 predictions -> 3, 5 mistakes -> 1
+    # 12 columns of 1.1 inch at 80 dpi; rows: 12 examples -> 1, 30 predictions -> 3, 5 mistakes -> 1,
+    # 24 least confident -> 2
     assert sizes["examples.png"][:2] == (101, 1056)
     assert sizes["predictions.png"][:2] == (303, 1056)
     assert sizes["mistakes.png"][:2] == (101, 1056)
+    assert sizes["least_confident.png"][:2] == (202, 1056)
+
+
+def test_a_model_without_mistakes_gets_a_mistakes_png_that_says_so() -> None:
+    rng = np.random.default_rng(0)
+    y_true = np.repeat(np.arange(3), 4)
+    pngs = image_plots(rng.random((12, 28, 28)), y_true, y_true, rng.random(12), LETTERS)
+    mistakes = imread(io.BytesIO(pngs["mistakes.png"]))
+    assert mistakes.shape[:2] == (101, 1056)
+    assert mistakes[..., :3].min() < 0.5  # dark text on the white panel, not an empty figure
 
 
 def test_by_letter_records_leave_out_letters_without_test_images() -> None:

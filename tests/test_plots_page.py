@@ -82,7 +82,7 @@ def render_page(tmp_path: Path, template: Path) -> Path:
 def render_project_page(tmp_path: Path, template: Path) -> Path:
     """`dvc plots show --html-template` in the project itself: the committed outputs of the real run."""
     expected = ["plots/train/loss.json", "plots/eval/confusion.json", "plots/eval/by_letter.json"]
-    expected += [f"plots/eval/images/{name}" for name in ("examples.png", "predictions.png", "mistakes.png")]
+    expected += [f"plots/eval/images/{name}" for name in ("examples.png", "predictions.png", "mistakes.png", "least_confident.png")]
     missing = [name for name in expected if not (PROJECT / name).is_file()]
     assert not missing, f"the committed run's plot files are missing: {missing} (run dvc repro)"
     out = tmp_path / "page"
@@ -134,11 +134,11 @@ def test_plots_page_draws_every_plot_offline(tmp_path: Path, source: str) -> Non
     report = check_page(render(tmp_path, TEMPLATE))
     assert report["requests"] == [], f"the page asked the network for {report['requests']}"
     assert report["errors"] == [], f"console errors: {report['errors']}"
-    # dvc.yaml: loss, accuracy, two confusion matrices, recall by letter -> 5 vega plots; 3 images
+    # dvc.yaml: loss, accuracy, two confusion matrices, recall by letter -> 5 vega plots; 4 images
     assert report["divs"] == 5, report
     assert report["drawn"] == report["divs"], f"only {report['drawn']} of {report['divs']} vega views drew"
     images = report["images"]
-    assert len(images) == 3 and all(image["width"] > 0 for image in images), images
+    assert len(images) == 4 and all(image["width"] > 0 for image in images), images
 
 
 @pytest.mark.slow

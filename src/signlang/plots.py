@@ -1,9 +1,10 @@
 """Image plots for the evaluate stage: test images, predictions and the most confident mistakes.
 
 Every pick is deterministic, so a re-run draws the same images: examples are the first few test
-images of each letter, the prediction grid is an evenly spaced sample of the test set, and the
-mistakes are the wrong predictions with the highest softmax probability. Wrong predictions have a
-red title. Figures are drawn with matplotlib's Agg backend and returned as PNG bytes.
+images of each letter, the prediction grid is an evenly spaced sample of the test set, the
+mistakes are the wrong predictions with the highest softmax probability, and the least confident
+are the predictions, right or wrong, with the lowest. Wrong predictions have a red title; a model
+that makes no mistake gets a mistakes.png that says so. Figures are drawn with matplotlib's Agg backend and returned as PNG bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from signlang.data import Normalization  # noqa: E402
 EXAMPLES_PER_LETTER = 4  # test images per letter in examples.png
 PREDICTION_SAMPLE = 48  # images in predictions.png
 MISTAKES_SHOWN = 24  # images in mistakes.png
+LEAST_CONFIDENT_SHOWN = 24  # images in least_confident.png
 COLUMNS = 12
 CELL_INCHES = 1.1
 DPI = 80
@@ -51,6 +53,18 @@ def confident_mistakes(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.nd
     wrong = np.flatnonzero(y_true != y_pred)
     order = np.argsort(-confidence[wrong], kind="stable")
     return wrong[order[:size]]
+
+
+def least_confident(confidence: np.ndarray, size: int) -> np.ndarray:
+    """Indices of the ``size`` predictions with the lowest confidence, least confident first."""
+    return np.argsort(confidence, kind="stable")[:size]
+
+
+def message_panel(text: str, columns: int = COLUMNS) -> Figure:
+    """A grid-wide, one-row-high figure holding only ``text``: what an empty grid shows instead."""
+    figure = plt.figure(figsize=(columns * CELL_INCHES, CELL_INCHES * 1.15), dpi=DPI)
+    figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=12)
+    return figure
 
 
 def image_grid(pixels: np.ndarray, titles: list[str], wrong: np.ndarray, columns: int = COLUMNS) -> Figure:
@@ -89,14 +103,11 @@ def image_plots(
     confidence: np.ndarray,
     classes: tuple[str, ...],
 ) -> dict[str, bytes]:
-    """PNG bytes by file name: examples.png, predictions.png and mistakes.png."""
+    """PNG bytes by file name: examples.png, predictions.png, mistakes.png and least_confident.png."""
     examples = examples_per_letter(y_true, EXAMPLES_PER_LETTER)
     sample = spread_sample(len(y_true), PREDICTION_SAMPLE)
     mistakes = confident_mistakes(y_true, y_pred, confidence, MISTAKES_SHOWN)
-    mistake_titles = [
-        f"{title} {confidence[i]:.0%}"
-        for title, i in zip(prediction_titles(mistakes, y_true, y_pred, classes), mistakes.tolist())
-    ]
+    unsure = least_confident(confidence, LEAST_CONFIDENT_SHOWN)
     example_titles = [classes[y_true[i]] for i in examples.tolist()]
     grids = {  # examples: 3 letters a row
         "examples.png": image_grid(
@@ -105,9 +116,26 @@ def image_plots(
         "predictions.png": image_grid(
             pixels[sample], prediction_titles(sample, y_true, y_pred, classes), y_true[sample] != y_pred[sample]
         ),
-        "mistakes.png": image_grid(pixels[mistakes], mistake_titles, np.ones(len(mistakes), bool)),
+        "mistakes.png": (
+            image_grid(pixels[mistakes], titles_with_confidence(mistakes, y_true, y_pred, confidence, classes),
+                       np.ones(len(mistakes), bool))
+            if len(mistakes)
+            else message_panel(f"No wrong predictions among the {len(y_true)} test images.")
+        ),
+        "least_confident.png": image_grid(
+            pixels[unsure], titles_with_confidence(unsure, y_true, y_pred, confidence, classes),
+            y_true[unsure] != y_pred[unsure],
+        ),
     }
     return {name: png_bytes(figure) for name, figure in grids.items()}
+
+
+def titles_with_confidence(
+    indices: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray, classes: tuple[str, ...]
+) -> list[str]:
+    """'true/predicted probability', e.g. 'M/N 97%'."""
+    titles = prediction_titles(indices, y_true, y_pred, classes)
+    return [f"{title} {confidence[i]:.0%}" for title, i in zip(titles, indices.tolist())]
 
 
 def by_letter_records(per_class: dict[str, dict[str, float | int]]) -> list[dict[str, str | float | int]]:
