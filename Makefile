@@ -1,6 +1,6 @@
 # make repro: set up .venv if needed, install signlang, run the DVC pipeline.
 # make test:  set up .venv if needed, install signlang with the dev extra, run every test (slow ones too).
-# make plots: dvc plots show with the offline page template (web/plots_template.html).
+# make plots: dvc plots show, whose page works offline (web/plots_template.html, set in .dvc/config).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -19,9 +19,10 @@ test: $(VENV)/.installed-dev
 test-fast: $(VENV)/.installed-dev
 	python -m pytest
 
-# the plots page, readable offline (web/plots_template.html inlines vega): writes dvc_plots/index.html
+# the plots page, readable offline: .dvc/config sets plots.html_template to web/plots_template.html,
+# which inlines vega; writes dvc_plots/index.html
 plots: $(VENV)/.installed
-	dvc plots show --html-template web/plots_template.html
+	dvc plots show
 
 check-data:
 	@missing=0; for name in sign_mnist_train sign_mnist_test; do \

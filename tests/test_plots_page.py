@@ -80,13 +80,16 @@ def render_page(tmp_path: Path, template: Path) -> Path:
 
 
 def render_project_page(tmp_path: Path, template: Path) -> Path:
-    """`dvc plots show --html-template` in the project itself: the committed outputs of the real run."""
+    """Plain `dvc plots show` in the project itself, on the committed outputs of the real run: the
+    project's .dvc/config names ``template`` as plots.html_template, so no flag is needed."""
     expected = ["plots/train/loss.json", "plots/eval/confusion.json", "plots/eval/by_letter.json"]
     expected += [f"plots/eval/images/{name}" for name in ("examples.png", "predictions.png", "mistakes.png", "least_confident.png")]
     missing = [name for name in expected if not (PROJECT / name).is_file()]
     assert not missing, f"the committed run's plot files are missing: {missing} (run dvc repro)"
+    configured = run(PROJECT, sys.executable, "-m", "dvc", "config", "plots.html_template").strip()
+    assert (PROJECT / ".dvc" / configured).resolve() == template.resolve(), configured
     out = tmp_path / "page"
-    run(PROJECT, sys.executable, "-m", "dvc", "plots", "show", "--html-template", str(template), "-o", str(out))
+    run(PROJECT, sys.executable, "-m", "dvc", "plots", "show", "-o", str(out))
     return out / "index.html"
 
 
