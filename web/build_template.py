@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -62,4 +61,3 @@ def _inline_script(source: str) -> str:
 
 if __name__ == "__main__":
     build(WEB / "plots_template.html")
-    sys.exit(0)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -85,8 +85,7 @@ def _check_line_endings(path: Path) -> None:
         return
     if carriage_returns == sum(_count_byte(chunk, "\n") for chunk in _byte_chunks(path)):
         return
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+    with open_raw(path, "rb") as handle:
         first = handle.readline().endswith(b"\r\n")
         for number, line in enumerate(handle, start=2):
             if line.endswith(b"\n") and line.endswith(b"\r\n") != first:
@@ -104,7 +103,7 @@ def _count_byte(chunk: np.ndarray, byte: str) -> int:
 def _byte_chunks(path: Path) -> Iterator[np.ndarray]:
     """The file's bytes as uint8 arrays: a plain file memory-mapped whole, a gzip'd one 16 MiB at a time."""
     if path.suffix == ".gz":
-        with gzip.open(path, "rb") as handle:
+        with open_raw(path, "rb") as handle:
             while chunk := handle.read(1 << 24):
                 yield np.frombuffer(chunk, dtype=np.uint8)
     else:
@@ -120,6 +119,11 @@ def _check_cells(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
             raise SignlangError(f"{path}: line {file_line(path, int(repeats[0]))}: the header row is repeated")
     _check_integers(path, frame)
     return frame.apply(pd.to_numeric)  # integers written as '7.0', or with spaces around them
+
+
+def open_raw(path: Path, mode: str, **options: Any) -> IO[Any]:
+    """Open a raw CSV, decompressing it on the fly where it ends in .gz."""
+    return (gzip.open if path.suffix == ".gz" else open)(path, mode, **options)
 
 
 def _read_frame(path: Path, **options: Any) -> pd.DataFrame:
@@ -190,8 +194,7 @@ def _check_range(path: Path, values: np.ndarray, low: int, high: int, column_off
 
 def file_line(path: Path, row: int) -> int:
     """The 1-based line of data row ``row`` (0-based) in the file, counting the blank lines pandas skips."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    with open_raw(path, "rt", encoding="utf-8-sig", newline="") as handle:
         non_blank = 0  # the header is the first non-blank line, data row 0 the second
         for number, line in enumerate(handle, start=1):
             if line.strip():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from signlang.data import load_normalization, load_split
+from signlang.data import load_split
 from signlang.files import all_or_nothing
 from signlang.model import load_checkpoint, predict_logits
 from signlang.plots import by_letter_records, image_plots, to_pixels
@@ -81,7 +81,7 @@ def evaluate(
     y_true = labels.cpu().numpy()
     metrics = summary_metrics(y_true, y_pred)
     per_class = per_class_metrics(y_true, y_pred, loaded.classes)
-    pixels = to_pixels(test_images, load_normalization(prepared_dir))
+    pixels = to_pixels(test_images, loaded.normalization)  # the checkpoint holds prepare's mean and std
     pngs = image_plots(pixels, y_true, y_pred, confidence.cpu().numpy(), loaded.classes)
     with all_or_nothing() as outputs:
         outputs.write_json(per_class_path, per_class)
