@@ -5,7 +5,8 @@
 (a) one epoch of the seed's data feed (its Dataset + DataLoader, batch 128) against signlang's;
 (b) one training epoch of the seed's loop against signlang's train_one_epoch;
 (c) a large float32 matrix product's GFLOP/s, and the GFLOP/s the training epoch achieves;
-(d) prepare's wall time against a bare pandas.read_csv of both files (each a fresh process);
+(d) prepare's wall time against a bare pandas.read_csv of both files (each a fresh process), and
+    in this process: prepare's int64 parse against parsing straight into uint8, and its line-ending check;
 (e) evaluate's images per second;
 (f) each stage's wall time and peak memory as a process, and `dvc repro` with nothing to do.
 Prints a Markdown table. Run it on an otherwise idle machine.
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torchvision.transforms as T
 import yaml
@@ -33,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from signlang.data import load_split
+from signlang.data import _check_line_endings, load_split
 from signlang.model import SignConvNet, predict_logits
 from signlang.params import TrainParams
 from signlang.training import build_optimization, to_device, train_one_epoch
@@ -154,6 +156,25 @@ def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
     ]
 
 
+def parse_choices(raw_dir: Path) -> list[Row]:
+    """(d) in this process, best of 5: the parse prepare uses, the uint8 parse, the line-ending check."""
+    paths = [raw_dir / f"sign_mnist_{split}.csv" for split in ("train", "test")]
+    paths = [path if path.exists() else path.with_name(f"{path.name}.gz") for path in paths]
+
+    def read_all(**options: object) -> None:
+        for path in paths:
+            pd.read_csv(path, encoding="utf-8-sig", na_filter=False, **options)
+
+    inferred = timed(read_all, repeat=REPEAT_PROCESS)
+    as_uint8 = timed(lambda: read_all(dtype=np.uint8), repeat=REPEAT_PROCESS)
+    line_endings = timed(lambda: [_check_line_endings(path) for path in paths], repeat=REPEAT_PROCESS)
+    return [
+        ("(d) read_csv of both CSVs, inferred int64 (prepare's parse)", f"{inferred:.2f} s", "", ""),
+        ("(d) read_csv of both CSVs, dtype uint8", f"{as_uint8:.2f} s", f"{as_uint8 / inferred:.2f}x int64", ""),
+        ("(d) prepare's line-ending check, both CSVs", f"{line_endings:.3f} s", "", ""),
+    ]
+
+
 def noop_repro() -> Row:
     """(f) `dvc repro` in the project when its pipeline is up to date."""
     dvc = [sys.executable, "-m", "dvc"]
@@ -223,6 +244,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="signlang-bench-"))
     try:
         rows = stage_processes(args.raw_dir.resolve(), work)
+        rows += parse_choices(args.raw_dir.resolve())
         rows += in_process(work / "prepared")
         rows.append(noop_repro())
     finally:
