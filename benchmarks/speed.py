@@ -15,6 +15,7 @@ Prints a Markdown table. Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -35,10 +36,12 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from signlang.data import _check_line_endings, load_split
+from signlang.arrays import load_split
+from signlang.data import _check_line_endings
+from signlang.device import to_device
 from signlang.model import SignConvNet, predict_logits
-from signlang.params import TrainParams
-from signlang.training import build_optimization, to_device, train_one_epoch
+from signlang.params import AugmentParams, TrainParams, load_params
+from signlang.training import build_optimization, train_one_epoch
 
 PROJECT = Path(__file__).resolve().parents[1]
 BATCH = 128
@@ -135,7 +138,8 @@ def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
     params["train"] |= {"epochs": 1, "device": "cpu"}
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     bare = [sys.executable, "-c", f"import pandas as pd; pd.read_csv({paths[0]!r}); pd.read_csv({paths[1]!r})"]
-    stage = [sys.executable, str(PROJECT / "stages/prepare.py"), "--raw-dir", str(raw_dir), "--out-dir", "prepared"]
+    stage = [sys.executable, str(PROJECT / "stages/prepare.py"), "--raw-dir", str(raw_dir), "--out-dir", "prepared",
+             "--params", "params.yaml"]
     reads, runs = [], []
     for _ in range(REPEAT_PROCESS):  # interleaved, best of each: this VM's timings wander by 20%
         reads.append(peak_process(bare, work)[0])
@@ -143,10 +147,12 @@ def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
     read_s, prepare_s, prepare_mb = min(reads), min(r[0] for r in runs), max(r[1] for r in runs)
     train_s, train_mb = peak_process(
         [sys.executable, str(PROJECT / "stages/train.py"), "--prepared-dir", "prepared", "--model", "model.pt",
-         "--metrics", "train.json", "--loss-plot", "loss.json"], work)
+         "--metrics", "train.json", "--loss-plot", "loss.json", "--timing", "time.json", "--params", "params.yaml"],
+        work)
     eval_s, eval_mb = peak_process(
         [sys.executable, str(PROJECT / "stages/evaluate.py"), "--model", "model.pt", "--prepared-dir", "prepared",
-         "--metrics", "eval.json", "--per-class", "per_class.json", "--confusion", "confusion.json"], work)
+         "--metrics", "eval.json", "--per-class", "per_class.json", "--confusion", "confusion.json",
+         "--by-letter", "by_letter.json", "--images-dir", "images"], work)
     return [
         ("(d) bare pandas.read_csv of both CSVs (process)", f"{read_s:.2f} s", "", ""),
         ("(d) prepare stage (process)", f"{prepare_s:.2f} s", f"{prepare_s / read_s:.2f}x read_csv", "≤ 1.3x"),
@@ -186,10 +192,18 @@ def noop_repro() -> Row:
     return ("(f) dvc repro, nothing changed", f"{seconds:.2f} s", "", "≤ 1.5 s")
 
 
+def seed_recipe() -> TrainParams:
+    """The seed notebook's recipe: Adam at 1e-3, constant, batch 128, no augmentation or smoothing."""
+    no_augment = AugmentParams(enabled=False, rotation=0, translation=0, scale=0, brightness=0, contrast=0)
+    default = load_params(PROJECT / "params.yaml", "train", TrainParams)
+    return dataclasses.replace(default, batch_size=BATCH, lr=1e-3, schedule="constant", weight_decay=0.0,
+                               label_smoothing=0.0, device="cpu", augment=no_augment)
+
+
 def in_process(prepared: Path) -> list[Row]:
     """(a), (b), (c), (e) on the prepared arrays, in this process."""
     np_images, np_labels = load_split(prepared, "train")
-    images, labels = to_device(np_images, np_labels, torch.device("cpu"))
+    images, labels = to_device(np_images, np_labels, device=torch.device("cpu"))
     # the seed's Dataset takes 0..255 pixels and scales them itself; the values do not change its speed
     seed_set = SeedSignDataset(np.asarray(np_images).reshape(len(np_labels), -1), np.asarray(np_labels))
     seed_loader = DataLoader(seed_set, batch_size=BATCH)
@@ -201,7 +215,7 @@ def in_process(prepared: Path) -> list[Row]:
     torch.manual_seed(0)
     seed_model = SignConvNet()
     model = SignConvNet().to(memory_format=torch.channels_last)
-    params = TrainParams(batch_size=BATCH, device="cpu")  # the seed recipe: Adam 1e-3, no augmentation
+    params = seed_recipe()
     opt = build_optimization(model, params, steps_per_epoch=len(labels) // BATCH + 1, augment=lambda x: x)
     seed_loops, our_loops = [], []
     for _ in range(REPEAT_EPOCH):  # interleaved, best of each
@@ -212,7 +226,7 @@ def in_process(prepared: Path) -> list[Row]:
     ceiling = matmul_gflops()
     achieved = training_flops_per_image() * len(labels) / our_loop / 1e9
 
-    test_images, test_labels = to_device(*load_split(prepared, "test"), torch.device("cpu"))
+    test_images, test_labels = to_device(*load_split(prepared, "test"), device=torch.device("cpu"))
     predict_logits(model, test_images[:BATCH])  # warm-up
     eval_s = timed(lambda: predict_logits(model, test_images), repeat=3)
     n = len(labels)

@@ -1,28 +1,29 @@
-"""evaluate: models/model.pt + the test split -> metrics/eval.json, metrics/per_class.json, plots/eval/."""
+"""evaluate: the model and the test split -> test metrics, per-letter metrics, confusion records and image grids."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from signlang.cli import run_stage
-from signlang.evaluation import evaluate
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's code, whatever is installed
+
+from signlang.cli import run_stage, stage_paths  # noqa: E402
+from signlang.evaluation import evaluate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, default=Path("models/model.pt"))
-    parser.add_argument("--prepared-dir", type=Path, default=Path("data/prepared"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/eval.json"))
-    parser.add_argument("--per-class", type=Path, default=Path("metrics/per_class.json"))
-    parser.add_argument("--confusion", type=Path, default=Path("plots/eval/confusion.json"))
-    parser.add_argument("--by-letter", type=Path, default=Path("plots/eval/by_letter.json"))
-    parser.add_argument("--images-dir", type=Path, default=Path("plots/eval/images"))
-    args = parser.parse_args(argv)
+    paths = stage_paths(
+        argv, __doc__, "model", "prepared_dir", "metrics", "per_class", "confusion", "by_letter", "images_dir"
+    )
     return run_stage(
         lambda: evaluate(
-            args.model, args.prepared_dir, args.metrics, args.per_class, args.confusion, args.by_letter, args.images_dir
+            model=paths.model,
+            prepared_dir=paths.prepared_dir,
+            metrics=paths.metrics,
+            per_class=paths.per_class,
+            confusion=paths.confusion,
+            by_letter=paths.by_letter,
+            images_dir=paths.images_dir,
         )
     )
 

@@ -1,23 +1,24 @@
-"""prepare: data/raw/*.csv[.gz] -> validated, normalized arrays in data/prepared/."""
+"""prepare: the Kaggle CSVs -> validated, normalized train/val/test arrays."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from signlang.cli import run_stage
-from signlang.data import prepare
-from signlang.params import PrepareParams, load_params
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's code, whatever is installed
+
+from signlang.cli import run_stage, stage_paths  # noqa: E402
+from signlang.data import prepare  # noqa: E402
+from signlang.params import PrepareParams, load_params  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--raw-dir", type=Path, default=Path("data/raw"))
-    parser.add_argument("--out-dir", type=Path, default=Path("data/prepared"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
-    return run_stage(lambda: prepare(args.raw_dir, args.out_dir, load_params(args.params, "prepare", PrepareParams)))
+    paths = stage_paths(argv, __doc__, "raw_dir", "out_dir", "params")
+    return run_stage(
+        lambda: prepare(
+            raw_dir=paths.raw_dir, out_dir=paths.out_dir, params=load_params(paths.params, "prepare", PrepareParams)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,33 +1,27 @@
-"""train: data/prepared/ -> models/model.pt, metrics/train.json, plots/train/loss.json, logs/train_time.json."""
+"""train: the prepared arrays -> the model checkpoint, training metrics, loss curves and wall times."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from signlang.cli import run_stage
-from signlang.params import TrainParams, load_params
-from signlang.training import train
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's code, whatever is installed
+
+from signlang.cli import run_stage, stage_paths  # noqa: E402
+from signlang.params import TrainParams, load_params  # noqa: E402
+from signlang.training import train  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--prepared-dir", type=Path, default=Path("data/prepared"))
-    parser.add_argument("--model", type=Path, default=Path("models/model.pt"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/train.json"))
-    parser.add_argument("--loss-plot", type=Path, default=Path("plots/train/loss.json"))
-    parser.add_argument("--timing", type=Path, default=Path("logs/train_time.json"), help="wall times (not metrics)")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
+    paths = stage_paths(argv, __doc__, "prepared_dir", "model", "metrics", "loss_plot", "timing", "params")
     return run_stage(
         lambda: train(
-            args.prepared_dir,
-            args.model,
-            args.metrics,
-            args.loss_plot,
-            args.timing,
-            load_params(args.params, "train", TrainParams),
+            prepared_dir=paths.prepared_dir,
+            model=paths.model,
+            metrics=paths.metrics,
+            loss_plot=paths.loss_plot,
+            timing=paths.timing,
+            params=load_params(paths.params, "train", TrainParams),
         )
     )
 

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from signlang.augment import BatchAugmenter, adjust_brightness_contrast, affine_matrices, warp
-from signlang.data import Normalization
-from signlang.params import AugmentParams
+from signlang.normalization import Normalization
+from signlang.params import AugmentParams, TrainParams
+
+from helpers import project_params
 
 NORM = Normalization(mean=0.5, std=0.25)
-ON = AugmentParams(enabled=True, rotation=10, translation=0.1, scale=0.1, brightness=0.2, contrast=0.2)
+ON = project_params(TrainParams, "train").augment  # the project's augmentation
+OFF = AugmentParams(enabled=False, rotation=0, translation=0, scale=0, brightness=0, contrast=0)
 
 
 def bar_images(n: int = 1, bar: float = 0.9) -> torch.Tensor:
@@ -76,11 +80,11 @@ def test_augmentation_is_deterministic_for_a_seed() -> None:
 
 def test_augmentation_off_passes_batches_through_unchanged() -> None:
     images = bar_images(4)
-    assert BatchAugmenter(AugmentParams(enabled=False, rotation=30), NORM, seed=0)(images) is images
+    assert BatchAugmenter(dataclasses.replace(ON, enabled=False), NORM, seed=0)(images) is images
 
 
 def test_each_image_gets_its_own_draw_within_the_configured_ranges() -> None:
-    params = AugmentParams(enabled=True, rotation=10)
+    params = dataclasses.replace(OFF, enabled=True, rotation=10)
     angles, centres, _ = bar_geometry(BatchAugmenter(params, NORM, seed=0)(bar_images(256)))
     assert angles.abs().max().item() <= 10.5
     assert angles.std().item() == pytest.approx(10 / math.sqrt(3), rel=0.2)  # uniform on [-10, 10]

@@ -15,7 +15,7 @@ import torch
 
 from signlang.model import load_checkpoint
 
-from conftest import command_env, init_pipeline_repo, make_split, run, set_param, write_csv
+from helpers import command_env, init_pipeline_repo, make_split, run, set_param, write_csv
 
 TRAIN_OUTPUTS = ("models/model.pt", "metrics/train.json", "plots/train/loss.json", "logs/train_time.json")
 

@@ -1,148 +1,153 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from signlang.data import (
-    fit_normalization,
-    find_raw_csv,
-    load_normalization,
-    load_split,
-    prepare,
-    read_dataset_csv,
-    stratified_split,
-    to_images,
-)
+from signlang.arrays import load_normalization, load_split
+from signlang.data import find_raw_csv, prepare, read_dataset_csv, stratified_split
 from signlang.errors import SignlangError
+from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
 
-from conftest import PROJECT, load_stage, make_split, write_csv
+from helpers import PROJECT, load_stage, make_split, project_params, write_csv
 
 GOOD_LABELS, GOOD_PIXELS = make_split(3, seed=0)
 prepare_stage = load_stage("prepare")
 PARAMS = str(PROJECT / "params.yaml")
 
 
-def mutate(kind: str, text: str) -> str:
-    """``text`` (a valid CSV with LF line endings) broken in the way ``kind`` names, on line 3 where it
-    concerns one row."""
-    lines = text.splitlines()
-    cells = lines[2].split(",")  # line 3 of the file: the second data row
-    if kind == "header only":
-        return lines[0] + "\n"
-    if kind == "wrong header":
-        lines[0] = lines[0].replace("pixel5,", "pixelfive,")
-    elif kind == "784 columns":
-        lines = [line.rsplit(",", 1)[0] for line in lines]
-    elif kind == "786 columns":
-        lines = [line + ",0" for line in lines]
-    elif kind == "extra cell in a row":
-        lines[2] += ",7"
-    elif kind == "mixed CRLF/LF":
-        return "\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n"
-    elif kind == "repeated header row":
-        lines.insert(2, lines[0])
-    elif kind == "not UTF-8":
-        lines[2] = lines[2].replace(",", ",\udcff", 1)  # a lone 0xff byte after the label
-    else:
-        column, value = {
-            "non-integer": (100, "1.5"),
-            "text cell": (100, "abc"),
-            "empty cell": (100, ""),
-            "pixel 256": (100, "256"),
-            "pixel -1": (100, "-1"),
-            "label 26": (0, "26"),
-            "label -1": (0, "-1"),
-        }[kind]
-        cells[column] = value
-        lines[2] = ",".join(cells)
-    return "\n".join(lines) + "\n"
+TRAIN, TEST = "sign_mnist_train.csv", "sign_mnist_test.csv"
 
 
-def write_broken(raw: Path, kind: str) -> Path:
-    """Break one file of the valid data/raw in ``raw``; returns the path the error must name."""
-    train, test = raw / "sign_mnist_train.csv", raw / "sign_mnist_test.csv"
-    if kind == "missing file":
-        train.unlink()
-        return train
-    if kind == "empty file":
-        test.write_bytes(b"")
-        return test
-    if kind == "truncated .gz":
-        data = gzip.compress(train.read_bytes())
-        train.unlink()
-        train = train.with_suffix(".csv.gz")
-        train.write_bytes(data[: len(data) // 2])
-        return train
-    if kind == "both .csv and .csv.gz":
-        test.with_suffix(".csv.gz").write_bytes(gzip.compress(test.read_bytes()))
-        return raw
-    if kind == "single-class training set":
-        labels, pixels = make_split(5, seed=0)
-        write_csv(train, np.full_like(labels, 2), pixels)
-        return train
-    if kind.startswith("pixel 999 on row "):
-        row = int(kind.rsplit(" ", 1)[1])
-        lines = train.read_text().splitlines()
-        cells = lines[row + 1].split(",")
-        cells[5] = "999"
-        lines[row + 1] = ",".join(cells)
-        train.write_text("\n".join(lines) + "\n")
-        return train
-    if kind == "blank lines, then a bad cell":  # blank lines count: the error names the line in the file
-        lines = train.read_text().splitlines()
-        lines[2:2] = ["", ""]
-        lines[5] = "300" + lines[5][lines[5].index(",") :]
-        train.write_text("\r\n".join(lines) + "\r\n")
-        return train
-    path = test if kind in ("header only", "label 26") else train
-    path.write_bytes(mutate(kind, path.read_text()).encode("utf-8", errors="surrogateescape"))
+def edit_lines(path: Path, edit: Callable[[list[str]], list[str]], newline: str = "\n") -> Path:
+    """Rewrite the CSV at ``path`` with the lines ``edit`` makes of its lines (index 0 is the header)."""
+    lines = edit(path.read_text().splitlines())
+    path.write_bytes((newline.join(lines) + newline).encode("utf-8", errors="surrogateescape"))
     return path
+
+
+def change_line(path: Path, line: int, change: Callable[[str], str]) -> Path:
+    """Replace file line ``line`` (1 is the header) by ``change(line)``."""
+    return edit_lines(path, lambda lines: [*lines[: line - 1], change(lines[line - 1]), *lines[line:]])
+
+
+def set_cell(path: Path, line: int, column: int, value: str) -> Path:
+    """Set cell ``column`` (0 is the label) of file line ``line`` (1 is the header)."""
+    def change(text: str) -> str:
+        cells = text.split(",")
+        return ",".join([*cells[:column], value, *cells[column + 1 :]])
+
+    return change_line(path, line, change)
+
+
+def gzip_truncated(path: Path) -> Path:
+    data = gzip.compress(path.read_bytes())
+    path.unlink()
+    gz = path.with_suffix(".csv.gz")
+    gz.write_bytes(data[: len(data) // 2])
+    return gz
+
+
+def add_gzip_copy(path: Path) -> Path:
+    path.with_suffix(".csv.gz").write_bytes(gzip.compress(path.read_bytes()))
+    return path.parent
+
+
+def single_letter(path: Path) -> Path:
+    labels, pixels = make_split(5, seed=0)
+    return write_csv(path, np.full_like(labels, 2), pixels)
+
+
+def blank_lines_then_bad_label(path: Path) -> Path:
+    """Two blank lines after the first data row, then label 300 on file line 6: blank lines count."""
+
+    edit_lines(path, lambda lines: [*lines[:2], "", "", *lines[2:]], newline="\r\n")
+    return set_cell(path, 6, 0, "300")
+
+
+def mixed_line_endings(path: Path) -> Path:
+    lines = path.read_text().splitlines()
+    path.write_text("\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n", newline="")
+    return path
+
+
+@dataclass(frozen=True)
+class Broken:
+    """One way to break data/raw: ``breaks`` damages one file and returns the path the message names."""
+
+    name: str
+    file: str
+    breaks: Callable[[Path], Path]
+    message: str
 
 
 # Every kind of malformed input the issue lists (and a few more): the message names the file and,
 # where the fault is in one place, the line; the exit code is 1 and data/prepared stays empty.
 BROKEN_INPUTS = [
-    ("missing file", "not found (nor sign_mnist_train.csv.gz); put the Kaggle files"),
-    ("empty file", "line 1: file is empty, expected the header 'label,pixel1,...,pixel784'"),
-    ("header only", "line 2: no data rows, only the header"),
-    ("wrong header", "line 1: column 6 is named 'pixelfive', expected 'pixel5'"),
-    ("784 columns", "line 1: header has 784 columns, expected 785"),
-    ("786 columns", "line 1: header has 786 columns, expected 785"),
-    ("extra cell in a row", "malformed CSV: Expected 785 fields in line 3, saw 786"),
-    ("non-integer", "line 3, column 'pixel100': expected an integer, got 1.5"),
-    ("text cell", "line 3, column 'pixel100': expected an integer, got 'abc'"),
-    ("empty cell", "line 3, column 'pixel100': expected an integer, got an empty cell"),
-    ("pixel 256", "line 3, column 'pixel100': expected an integer in 0..255, got 256"),
-    ("pixel -1", "line 3, column 'pixel100': expected an integer in 0..255, got -1"),
-    ("label 26", "line 3, column 'label': expected an integer in 0..25, got 26"),
-    ("label -1", "line 3, column 'label': expected an integer in 0..25, got -1"),
-    ("truncated .gz", "corrupt or truncated gzip data"),
-    ("mixed CRLF/LF", "line 3: ends in LF, but line 1 ends in CRLF; use one line ending"),
-    ("repeated header row", "line 3: the header row is repeated"),
-    ("single-class training set", "lines 2-21: every row has label 2 (C); training needs at least two letters"),
-    ("not UTF-8", "not UTF-8 text (invalid start byte"),
-    ("both .csv and .csv.gz", "both sign_mnist_test.csv and sign_mnist_test.csv.gz are present; keep one"),
-    ("pixel 999 on row 0", "line 2, column 'pixel5': expected an integer in 0..255, got 999"),
-    ("pixel 999 on row 159", "line 161, column 'pixel5': expected an integer in 0..255, got 999"),
-    ("blank lines, then a bad cell", "line 6, column 'label': expected an integer in 0..25, got 300"),
+    Broken("missing file", TRAIN, lambda p: (p.unlink(), p)[1],
+           "not found (nor sign_mnist_train.csv.gz); put the Kaggle files"),
+    Broken("empty file", TEST, lambda p: (p.write_bytes(b""), p)[1],
+           "line 1: file is empty, expected the header 'label,pixel1,...,pixel784'"),
+    Broken("header only", TEST, lambda p: edit_lines(p, lambda lines: lines[:1]),
+           "line 2: no data rows, only the header"),
+    Broken("wrong header", TRAIN, lambda p: set_cell(p, 1, 5, "pixelfive"),
+           "line 1: column 6 is named 'pixelfive', expected 'pixel5'"),
+    Broken("784 columns", TRAIN, lambda p: edit_lines(p, lambda ls: [line.rsplit(",", 1)[0] for line in ls]),
+           "line 1: header has 784 columns, expected 785"),
+    Broken("786 columns", TRAIN, lambda p: edit_lines(p, lambda ls: [line + ",0" for line in ls]),
+           "line 1: header has 786 columns, expected 785"),
+    Broken("extra cell in a row", TRAIN, lambda p: change_line(p, 3, lambda line: line + ",7"),
+           "malformed CSV: Expected 785 fields in line 3, saw 786"),
+    Broken("non-integer", TRAIN, lambda p: set_cell(p, 3, 100, "1.5"),
+           "line 3, column 'pixel100': expected an integer, got 1.5"),
+    Broken("text cell", TRAIN, lambda p: set_cell(p, 3, 100, "abc"),
+           "line 3, column 'pixel100': expected an integer, got 'abc'"),
+    Broken("empty cell", TRAIN, lambda p: set_cell(p, 3, 100, ""),
+           "line 3, column 'pixel100': expected an integer, got an empty cell"),
+    Broken("pixel 256", TRAIN, lambda p: set_cell(p, 3, 100, "256"),
+           "line 3, column 'pixel100': expected an integer in 0..255, got 256"),
+    Broken("pixel -1", TRAIN, lambda p: set_cell(p, 3, 100, "-1"),
+           "line 3, column 'pixel100': expected an integer in 0..255, got -1"),
+    Broken("label 26", TEST, lambda p: set_cell(p, 3, 0, "26"),
+           "line 3, column 'label': expected an integer in 0..25, got 26"),
+    Broken("label -1", TRAIN, lambda p: set_cell(p, 3, 0, "-1"),
+           "line 3, column 'label': expected an integer in 0..25, got -1"),
+    Broken("truncated .gz", TRAIN, gzip_truncated, "corrupt or truncated gzip data"),
+    Broken("mixed CRLF/LF", TRAIN, mixed_line_endings,
+           "line 3: ends in LF, but line 1 ends in CRLF; use one line ending"),
+    Broken("repeated header row", TRAIN, lambda p: edit_lines(p, lambda ls: [*ls[:2], ls[0], *ls[2:]]),
+           "line 3: the header row is repeated"),
+    Broken("single-class training set", TRAIN, single_letter,
+           "lines 2-21: every row has label 2 (C); training needs at least two letters"),
+    Broken("not UTF-8", TRAIN, lambda p: change_line(p, 3, lambda line: line.replace(",", ",\udcff", 1)),
+           "not UTF-8 text (invalid start byte"),
+    Broken("both .csv and .csv.gz", TEST, add_gzip_copy,
+           "both sign_mnist_test.csv and sign_mnist_test.csv.gz are present; keep one"),
+    Broken("pixel 999 on row 0", TRAIN, lambda p: set_cell(p, 2, 5, "999"),
+           "line 2, column 'pixel5': expected an integer in 0..255, got 999"),
+    Broken("pixel 999 on row 159", TRAIN, lambda p: set_cell(p, 161, 5, "999"),
+           "line 161, column 'pixel5': expected an integer in 0..255, got 999"),
+    Broken("blank lines, then a bad cell", TRAIN, blank_lines_then_bad_label,
+           "line 6, column 'label': expected an integer in 0..25, got 300"),
 ]
 
 
-@pytest.mark.parametrize(("kind", "expected"), BROKEN_INPUTS, ids=[kind for kind, _ in BROKEN_INPUTS])
+@pytest.mark.parametrize("case", BROKEN_INPUTS, ids=[case.name for case in BROKEN_INPUTS])
 def test_prepare_rejects_broken_input_in_one_line_and_writes_nothing(
-    raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, expected: str
+    raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: Broken
 ) -> None:
-    named = write_broken(raw_dir, kind)
+    named = case.breaks(raw_dir / case.file)
     out = tmp_path / "prepared"
     code = prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(out), "--params", PARAMS])
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith(f"error: {named}"), err
-    assert expected in err, err
+    assert case.message in err, err
     assert not out.exists() or not any(out.rglob("*"))  # no output, not even a temporary file
 
 
@@ -204,9 +209,9 @@ def test_stratified_split_keeps_class_shares_and_is_seeded() -> None:
 
 
 def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("signlang.data.WRITE_CHUNK_ROWS", 7)  # several chunks, the last one short
+    monkeypatch.setattr("signlang.arrays.WRITE_CHUNK_ROWS", 7)  # several chunks, the last one short
     out = tmp_path / "prepared"
-    sizes = prepare(raw_dir, out, PrepareParams(val_fraction=0.25, seed=0))
+    sizes = prepare(raw_dir=raw_dir, out_dir=out, params=project_params(PrepareParams, "prepare", val_fraction=0.25))
     assert sizes == {"train": 120, "val": 40, "test": 40}
     images, labels = load_split(out, "train")
     assert images.shape == (120, 1, 28, 28) and images.dtype == np.float32
@@ -217,7 +222,7 @@ def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path, monkeyp
     pixels, _ = read_dataset_csv(raw_dir / "sign_mnist_test.csv")
     expected = (pixels[0].reshape(28, 28) / 255.0 - norm.mean) / norm.std
     np.testing.assert_allclose(test_images[0, 0], expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(test_images, to_images(pixels, norm))  # chunked writing == whole array
+    np.testing.assert_array_equal(test_images, norm.to_model_input(pixels))  # chunked writing == whole array
 
 
 def test_fit_normalization_matches_numpy() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import command_env, init_pipeline_repo, make_split, run, write_csv
+from helpers import command_env, init_pipeline_repo, make_split, run, write_csv
 
 DVC = (sys.executable, "-m", "dvc")
 QUEUE_TIMEOUT_S = 600
@@ -121,3 +121,17 @@ def test_queued_sweep_then_push_clone_pull_has_nothing_to_run(project: Path, tmp
     assert mtimes(clone) == before
     for path in ("data/raw/sign_mnist_train.csv", "models/model.pt"):
         assert (clone / path).read_bytes() == (project / path).read_bytes(), path
+
+
+@pytest.mark.slow
+def test_a_queued_experiment_runs_the_code_it_was_queued_with(project: Path) -> None:
+    """An editable install puts the workspace's src/ on every Python's path, queued experiments' included
+    (here PYTHONPATH stands in for it). Break the workspace's code after queueing: the experiment must still
+    run, as its stages import the src/ of the copy DVC runs them in, the code dvc.lock records."""
+    run(project, *DVC, "exp", "run", "--queue", "--name", "own-code", "-S", "train.lr=0.01")
+    init = project / "src/signlang/__init__.py"
+    init.write_text('raise ImportError("the workspace\'s src/ was imported")\n', encoding="utf-8")
+    run(project, *DVC, "queue", "start", env={"PYTHONPATH": str(project / "src")})
+    wait_for_queue(project, ["own-code"])
+    experiment = experiment_metrics(project)["own-code"]
+    assert experiment["params"]["lr"] == 0.01 and experiment["metrics"]["metrics/eval.json"]["images"] == 32

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signlang.data import Normalization
+from signlang.normalization import Normalization
 from signlang.errors import SignlangError
 from signlang.model import SignConvNet, count_parameters, load_checkpoint, predict_logits, save_checkpoint
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, init_pipeline_repo, make_split, run, set_param, write_csv
+from helpers import PROJECT, command_env, init_pipeline_repo, make_split, run, set_param, write_csv
 
 STAGES = ("prepare", "train", "evaluate")
 
@@ -66,10 +65,8 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
 def test_dvc_repro_without_data_says_where_the_files_go(repo: Path) -> None:
     shutil.rmtree(repo / "data/raw")
     (repo / "data/raw").mkdir()
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "stages/prepare.py"], cwd=repo, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 1
-    assert "data/raw/sign_mnist_train.csv: not found" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=command_env(), capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert "error: data/raw/sign_mnist_train.csv: not found" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout

@@ -7,7 +7,7 @@ import pytest
 from matplotlib.image import imread
 
 from signlang import LETTERS
-from signlang.data import Normalization
+from signlang.normalization import Normalization
 from signlang.plots import (
     by_letter_records,
     confident_mistakes,
@@ -22,7 +22,7 @@ from signlang.plots import (
 def test_to_pixels_undoes_the_normalization() -> None:
     normalization = Normalization(mean=0.6, std=0.2)
     pixels = np.array([0, 51, 255], dtype=np.uint8)
-    images = normalization.apply(pixels).reshape(3, 1, 1, 1)
+    images = normalization.to_model_input(np.tile(pixels[:, None], (1, 784)))
     assert to_pixels(images, normalization)[:, 0, 0] == pytest.approx([0.0, 0.2, 1.0], abs=1e-6)
 
 

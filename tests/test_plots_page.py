@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import PROJECT, run
+from helpers import PROJECT, run
 from signlang import LETTERS
 from signlang.evaluation import confusion_records, per_class_metrics
 from signlang.files import json_bytes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,14 @@ from PIL import Image
 
 from signlang import LETTERS
 from signlang.console import main
-from signlang.data import Normalization, load_normalization, load_split, prepare, read_dataset_csv
+from signlang.arrays import load_normalization, load_split
+from signlang.data import prepare, read_dataset_csv
 from signlang.model import SignConvNet, save_checkpoint
+from signlang.normalization import Normalization
 from signlang.params import PrepareParams
 from signlang.predict import image_pixels
 
-from conftest import make_split, write_csv
+from helpers import init_pipeline_repo, make_split, project_params, write_csv
 
 LINE = re.compile(r"^(?P<input>.+): (?P<ranked>[A-Z] [01]\.\d{4}(, [A-Z] [01]\.\d{4})*)( \(label [A-Z]\))?$")
 
@@ -58,7 +61,7 @@ def test_a_dataset_row_as_png_is_exactly_what_prepare_feeds_the_model(
     raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir, prepared, PrepareParams())
+    prepare(raw_dir=raw_dir, out_dir=prepared, params=project_params(PrepareParams, "prepare"))
     normalization = load_normalization(prepared)
     model = save_model(tmp_path / "model.pt", normalization)
     test_csv = raw_dir / "sign_mnist_test.csv"
@@ -66,7 +69,7 @@ def test_a_dataset_row_as_png_is_exactly_what_prepare_feeds_the_model(
     png = tmp_path / "row1.png"
     Image.fromarray(pixels[0].reshape(28, 28), mode="L").save(png)
 
-    from_png = normalization.apply(image_pixels(png)).reshape(1, 28, 28)
+    from_png = normalization.to_model_input(image_pixels(png))[0]
     prepared_images, _ = load_split(prepared, "test")
     np.testing.assert_array_equal(from_png, prepared_images[0])  # bit for bit
 
@@ -187,3 +190,43 @@ def test_the_console_script_is_installed(tmp_path: Path, model_path: Path) -> No
     assert ranked(result.stdout.strip()) and result.stdout.startswith(f"{image}: ")
     usage = subprocess.run([script, "predict", "--top", "0", image], capture_output=True, text=True)
     assert usage.returncode == 2 and "--top" in usage.stderr
+
+
+def modules_loaded_by_predict(*args: str) -> set[str]:
+    """Which of the heavy or training-only modules a fresh `signlang predict` process loads."""
+    watched = ("signlang.training", "signlang.augment", "signlang.data", "pandas")
+    code = (
+        "import sys\nfrom signlang.console import main\n"
+        f"code = main(['predict', *{list(args)!r}])\n"
+        f"print('loaded:' + ','.join(name for name in {watched!r} if name in sys.modules))\nsys.exit(code)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return set(filter(None, result.stdout.strip().splitlines()[-1].removeprefix("loaded:").split(",")))
+
+
+def test_predict_on_images_loads_neither_the_training_loop_nor_pandas(tmp_path: Path, model_path: Path) -> None:
+    image = tmp_path / "hand.png"
+    Image.fromarray(np.full((40, 30), 120, dtype=np.uint8)).save(image)
+    assert modules_loaded_by_predict(str(image), "--model", str(model_path)) == set()
+    # the check sees imports: a CSV needs the CSV reader, which brings pandas
+    csv = write_csv(tmp_path / "rows.csv", *make_split(1, seed=0))
+    assert modules_loaded_by_predict(str(csv), "--model", str(model_path)) == {"signlang.data", "pandas"}
+
+
+def test_without_model_predict_takes_the_artifact_path_from_dvc_yaml(
+    tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = init_pipeline_repo(tmp_path / "repo")
+    image = tmp_path / "hand.png"
+    Image.fromarray(np.full((40, 30), 120, dtype=np.uint8)).save(image)
+    monkeypatch.chdir(repo / "stages")  # anywhere inside the project
+    code, out, err = run_predict(capsys, str(image))
+    assert code == 1 and err == ["error: ../models/model.pt: checkpoint not found; run 'dvc repro' to train one"]
+    (repo / "models").mkdir()
+    shutil.copy(model_path, repo / "models/model.pt")
+    code, out, err = run_predict(capsys, str(image))
+    assert code == 0 and ranked(out[0])
+    monkeypatch.chdir(tmp_path)  # outside any DVC project
+    code, out, err = run_predict(capsys, str(image))
+    assert code == 1 and err == ["error: no --model given, and no dvc.yaml here declares the artifact signlang-cnn"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,21 +13,8 @@ from signlang import training
 from signlang.data import prepare
 from signlang.params import PrepareParams
 
-from conftest import load_stage
+from helpers import PROJECT, load_stage, project_params, set_param
 
-PARAMS = """
-train:
-  epochs: 2
-  batch_size: 32
-  lr: 0.003
-  schedule: onecycle
-  weight_decay: 0.0005
-  label_smoothing: 0.1
-  seed: {seed}
-  device: cpu
-  deterministic: {deterministic}
-  augment: {{enabled: true, rotation: 10, translation: 0.1, scale: 0.1, brightness: 0.2, contrast: 0.2}}
-"""
 TRAIN_STAGE = load_stage("train")
 
 
@@ -40,13 +28,17 @@ def restore_determinism() -> Iterator[None]:
 
 @pytest.fixture
 def prepared(raw_dir: Path, tmp_path: Path) -> Path:
-    prepare(raw_dir, tmp_path / "prepared", PrepareParams(val_fraction=0.25, seed=0))
+    prepare(raw_dir=raw_dir, out_dir=tmp_path / "prepared",
+            params=project_params(PrepareParams, "prepare", val_fraction=0.25))
     return tmp_path / "prepared"
 
 
 def run_train(prepared: Path, out: Path, seed: int = 0, deterministic: bool = False) -> Path:
     out.mkdir()
-    (out / "params.yaml").write_text(PARAMS.format(seed=seed, deterministic=str(deterministic).lower()))
+    shutil.copy(PROJECT / "params.yaml", out / "params.yaml")  # the project's recipe, made small and CPU-only
+    small = {"epochs": 2, "batch_size": 32, "seed": seed, "device": "cpu", "deterministic": deterministic}
+    for key, value in small.items():
+        set_param(out, "train", key, value)
     argv = ["--prepared-dir", str(prepared), "--model", str(out / "model.pt"), "--metrics", str(out / "train.json"),
             "--loss-plot", str(out / "loss.json"), "--timing", str(out / "time.json"),
             "--params", str(out / "params.yaml")]

@@ -6,13 +6,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from signlang.data import Normalization, prepare
+from signlang.data import prepare
+from signlang.device import select_device
 from signlang.errors import SignlangError
 from signlang.model import SignConvNet
+from signlang.normalization import Normalization
 from signlang.params import PrepareParams, TrainParams
-from signlang.training import EpochRecord, fit, is_better, select_device, train
+from signlang.training import EpochRecord, fit, is_better, train
 
-from conftest import make_split
+from helpers import make_split, project_params
 
 
 def tensors(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -23,7 +25,7 @@ def tensors(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_a_short_run_on_tiny_data_lowers_the_loss() -> None:
     torch.manual_seed(0)
-    params = TrainParams(epochs=4, batch_size=16, lr=3e-3, seed=0, device="cpu")
+    params = project_params(TrainParams, "train", epochs=4, batch_size=16, lr=3e-3, seed=0, device="cpu")
     result = fit(SignConvNet(), tensors(24, seed=1), tensors(6, seed=2), params, Normalization(0.3, 0.3))
     losses = [record.train_loss for record in result.history]
     assert losses[-1] < 0.5 * losses[0], losses
@@ -48,10 +50,11 @@ def test_cuda_without_a_gpu_is_an_error() -> None:
 
 def test_train_stage_writes_model_metrics_and_curves(raw_dir: Path, tmp_path: Path) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir, prepared, PrepareParams(val_fraction=0.25, seed=0))
+    prepare(raw_dir=raw_dir, out_dir=prepared, params=project_params(PrepareParams, "prepare", val_fraction=0.25))
     out = tmp_path / "out"
-    params = TrainParams(epochs=2, batch_size=32, seed=0, device="cpu")
-    train(prepared, out / "model.pt", out / "train.json", out / "loss.json", out / "time.json", params)
+    params = project_params(TrainParams, "train", epochs=2, batch_size=32, seed=0, device="cpu")
+    train(prepared_dir=prepared, model=out / "model.pt", metrics=out / "train.json", loss_plot=out / "loss.json",
+          timing=out / "time.json", params=params)
     curves = json.loads((out / "loss.json").read_text())
     assert [row["epoch"] for row in curves] == [1, 2]
     assert set(curves[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from signlang.data import Normalization
+from signlang.normalization import Normalization
 from signlang.params import AugmentParams
 
 
@@ -41,11 +41,11 @@ def adjust_brightness_contrast(
 ) -> torch.Tensor:
     """On [0, 1] pixels: ``x -> clamp((x - m) * contrast + m) * brightness``, m the image's mean,
     clamped to [0, 1]; ``images`` and the result are normalized as in training."""
-    pixels = images * normalization.std + normalization.mean  # (N, 1, H, W) in [0, 1]
+    pixels = normalization.to_unit(images)  # (N, 1, H, W) in [0, 1]
     means = pixels.mean(dim=(1, 2, 3), keepdim=True)
     contrast, brightness = contrast.view(-1, 1, 1, 1), brightness.view(-1, 1, 1, 1)
     pixels = ((pixels - means) * contrast + means) * brightness
-    return (pixels.clamp(0.0, 1.0) - normalization.mean) / normalization.std
+    return normalization.from_unit(pixels.clamp(0.0, 1.0))
 
 
 class BatchAugmenter:

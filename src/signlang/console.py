@@ -8,11 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+from signlang.device import select_device
 from signlang.errors import SignlangError
 from signlang.model import load_checkpoint
 from signlang.params import DEVICES
 from signlang.predict import predict_files
-from signlang.training import select_device
+
+MODEL_ARTIFACT = "signlang-cnn"  # the model's name in dvc.yaml's artifacts section
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         "grayscale) and each row of a CSV in the dataset's format (label,pixel1,...,pixel784; .csv or .csv.gz).",
     )
     predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    predict.add_argument("--model", type=Path, default=Path("models/model.pt"), help="default: %(default)s")
+    predict.add_argument(
+        "--model", type=Path, help=f"a checkpoint; default: the path of the artifact {MODEL_ARTIFACT} in dvc.yaml"
+    )
     predict.add_argument("--top", type=positive_int, default=1, metavar="K", help="the K most likely letters")
     predict.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     predict.add_argument("--device", choices=DEVICES, default="cpu", help="default: %(default)s")
@@ -45,9 +49,26 @@ def positive_int(text: str) -> int:
     return value
 
 
-def run_predict(files: list[Path], model_path: Path, top: int, as_json: bool, device_name: str) -> int:
+def default_model_path() -> Path:
+    """Where dvc.yaml (of the DVC project around the working directory) says the trained model is."""
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+
+    try:
+        with Repo() as repo:
+            for file, artifacts in repo.artifacts.read().items():
+                if MODEL_ARTIFACT in artifacts:
+                    found = Path(repo.root_dir) / Path(file).parent / artifacts[MODEL_ARTIFACT].path
+                    return Path(os.path.relpath(found))
+    except NotDvcRepoError:
+        pass
+    raise SignlangError(f"no --model given, and no dvc.yaml here declares the artifact {MODEL_ARTIFACT}")
+
+
+def run_predict(files: list[Path], model_path: Path | None, top: int, as_json: bool, device_name: str) -> int:
     """Predict and print; exit code 0 if every file was answered, 1 if any (or the model) failed."""
     try:
+        model_path = model_path or default_model_path()
         loaded = load_checkpoint(model_path, select_device(device_name, key="--device"))
     except SignlangError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Kaggle CSVs in, validated and normalized arrays out; and the arrays back in for training."""
+"""The prepare stage: Kaggle CSVs in, validated, split and normalized arrays out."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import gzip
 import logging
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
+from signlang.arrays import write_normalization, write_split
 from signlang.errors import SignlangError
-from signlang.files import all_or_nothing, read_json
+from signlang.files import staged_outputs
+from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
 
 log = logging.getLogger(__name__)
@@ -24,25 +24,6 @@ log = logging.getLogger(__name__)
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 HEADER: tuple[str, ...] = ("label", *(f"pixel{i}" for i in range(1, NUM_PIXELS + 1)))
 RAW_FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
-NORMALIZATION_FILE = "normalization.json"
-WRITE_CHUNK_ROWS = 2048
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Pixels become ``(value / 255 - mean) / std``; mean and std come from the train split."""
-
-    mean: float
-    std: float
-
-    def apply(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """uint8 pixels -> float32, as ``(p / 255 - mean) / std`` in one multiply and one subtract."""
-        images = np.multiply(pixels, np.float32(1.0 / (255.0 * self.std)), out=out, dtype=np.float32)
-        images -= np.float32(self.mean / self.std)
-        return images
-
-    def to_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "std": self.std}
 
 
 def find_raw_csv(raw_dir: Path, name: str) -> Path:
@@ -62,8 +43,9 @@ def read_dataset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read and validate one Kaggle CSV: returns pixels (N, 784) uint8 and labels (N,) int64.
 
     A valid file parses into int64 columns, which then only need a range check (asking pandas for
-    uint8 directly took 1.8x as long with pandas 3.1); any other column type (a fraction, text, an empty
-    cell, a repeated header) sends the frame to the slower checks that find the first bad cell."""
+    uint8 directly takes about 1.9x as long with pandas 3.1: benchmarks/speed.py); any other column
+    type (a fraction, text, an empty cell, a repeated header) sends the frame to the slower checks
+    that find the first bad cell."""
     frame = _read_frame(path, na_filter=False)  # no NA scan: 15% faster; an empty cell stays ''
     _check_header(path, list(frame.columns))
     if frame.empty:
@@ -216,36 +198,7 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def fit_normalization(pixels: np.ndarray) -> Normalization:
-    """Mean and std of uint8 ``pixels`` scaled to [0, 1], from exact integer sums (20x faster than
-    a float64 copy, and no rounding until the last step)."""
-    n = pixels.size
-    total = int(pixels.sum(dtype=np.int64))
-    squares = int(np.square(pixels, dtype=np.uint16).sum(dtype=np.int64))
-    mean = total / (n * 255)
-    variance = (squares * n - total * total) / (n * n * 255 * 255)
-    return Normalization(mean=mean, std=variance**0.5)
-
-
-def to_images(pixels: np.ndarray, normalization: Normalization) -> np.ndarray:
-    """(N, 784) uint8 -> (N, 1, 28, 28) float32, normalized."""
-    return normalization.apply(pixels).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def write_images_npy(handle: BinaryIO, pixels: np.ndarray, normalization: Normalization) -> None:
-    """Write ``to_images(pixels)`` as a .npy file, normalizing a chunk at a time into one small buffer
-    instead of building the whole float32 array first (less memory, 2x faster here)."""
-    shape = (len(pixels), 1, IMAGE_SIZE, IMAGE_SIZE)
-    np.lib.format.write_array_header_1_0(
-        handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False, "shape": shape}
-    )
-    buffer = np.empty((WRITE_CHUNK_ROWS, NUM_PIXELS), dtype=np.float32)
-    for start in range(0, len(pixels), WRITE_CHUNK_ROWS):
-        chunk = pixels[start : start + WRITE_CHUNK_ROWS]
-        handle.write(normalization.apply(chunk, out=buffer[: len(chunk)]).data)
-
-
-def prepare(raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, int]:
+def prepare(*, raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, int]:
     """Validate both CSVs, split val off train, normalize, and write the arrays. Returns split sizes."""
     train_csv, test_csv = (find_raw_csv(raw_dir, RAW_FILES[split]) for split in ("train", "test"))
     train_pixels, train_labels = read_dataset_csv(train_csv)
@@ -263,24 +216,10 @@ def prepare(raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, in
         "test": (test_pixels, test_labels),
     }
     normalization = fit_normalization(splits["train"][0])
-    with all_or_nothing() as outputs:  # every output appears, or none does
+    with staged_outputs() as outputs:
         for split, (pixels, labels) in splits.items():
-            write_images = partial(write_images_npy, pixels=pixels, normalization=normalization)
-            outputs.write(out_dir / f"{split}_images.npy", write_images)
-            outputs.save_npy(out_dir / f"{split}_labels.npy", labels.astype(np.int64))
-        outputs.write_json(out_dir / NORMALIZATION_FILE, normalization.to_dict())
+            write_split(outputs, out_dir, split, pixels, labels, normalization)
+        write_normalization(outputs, out_dir, normalization)
     sizes = {split: len(labels) for split, (_, labels) in splits.items()}
     log.info("prepared %s, normalization mean %.4f std %.4f", sizes, normalization.mean, normalization.std)
     return sizes
-
-
-def load_split(prepared_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Memory-map one split's images (N, 1, 28, 28) float32 and labels (N,) int64."""
-    images = np.load(prepared_dir / f"{split}_images.npy", mmap_mode="r")
-    labels = np.load(prepared_dir / f"{split}_labels.npy", mmap_mode="r")
-    return images, labels
-
-
-def load_normalization(prepared_dir: Path) -> Normalization:
-    values = read_json(prepared_dir / NORMALIZATION_FILE)
-    return Normalization(mean=float(values["mean"]), std=float(values["std"]))

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-from signlang.data import load_split
-from signlang.files import all_or_nothing
+from signlang.arrays import load_split
+from signlang.device import select_device, to_device
+from signlang.files import staged_outputs
 from signlang.model import load_checkpoint, predict_logits
 from signlang.plots import by_letter_records, image_plots, to_pixels
-from signlang.training import select_device, to_device
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +63,34 @@ def occurring_labels(y_true: np.ndarray, y_pred: np.ndarray) -> list[int]:
 
 
 def evaluate(
-    model_path: Path,
+    *,
+    model: Path,
     prepared_dir: Path,
-    metrics_path: Path,
-    per_class_path: Path,
-    confusion_path: Path,
-    by_letter_path: Path,
+    metrics: Path,
+    per_class: Path,
+    confusion: Path,
+    by_letter: Path,
     images_dir: Path,
 ) -> dict[str, float | int]:
+    """The evaluate stage: the test split through the checkpoint, and every output about it."""
     device = select_device("auto")
-    loaded = load_checkpoint(model_path, device)
+    loaded = load_checkpoint(model, device)
     test_images, test_labels = load_split(prepared_dir, "test")
-    images, labels = to_device(test_images, test_labels, device)
+    images, labels = to_device(test_images, test_labels, device=device)
     probabilities = predict_logits(loaded.model, images).softmax(dim=1)
     confidence, predicted = probabilities.max(dim=1)
     y_pred = predicted.cpu().numpy()
     y_true = labels.cpu().numpy()
-    metrics = summary_metrics(y_true, y_pred)
-    per_class = per_class_metrics(y_true, y_pred, loaded.classes)
+    summary = summary_metrics(y_true, y_pred)
+    letters = per_class_metrics(y_true, y_pred, loaded.classes)
     pixels = to_pixels(test_images, loaded.normalization)  # the checkpoint holds prepare's mean and std
     pngs = image_plots(pixels, y_true, y_pred, confidence.cpu().numpy(), loaded.classes)
-    with all_or_nothing() as outputs:
-        outputs.write_json(per_class_path, per_class)
-        outputs.write_json(confusion_path, confusion_records(y_true, y_pred, loaded.classes))
-        outputs.write_json(by_letter_path, by_letter_records(per_class))
+    with staged_outputs() as outputs:
+        outputs.write_json(per_class, letters)
+        outputs.write_json(confusion, confusion_records(y_true, y_pred, loaded.classes))
+        outputs.write_json(by_letter, by_letter_records(letters))
         for name, png in pngs.items():
             outputs.write(images_dir / name, lambda handle, png=png: handle.write(png))
-        outputs.write_json(metrics_path, metrics)
-    log.info("test accuracy %.4f on %d images", metrics["accuracy"], metrics["images"])
-    return metrics
+        outputs.write_json(metrics, summary)
+    log.info("test accuracy %.4f on %d images", summary["accuracy"], summary["images"])
+    return summary

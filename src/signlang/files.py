@@ -1,9 +1,14 @@
-"""Atomic file writes: an output either appears whole or not at all.
+"""Atomic file writes: each output file appears whole or not at all.
 
 Files are written under a temporary name beside their destination and renamed onto it. The rename
 is atomic: a reader (or DVC) sees the old file or the whole new one, never a part, even if the
 process is killed mid-write. A kill leaves the temporary file (``.<name>.<random>.tmp``) behind; the
 next write of the same output deletes it. There is no fsync: surviving power loss is not the goal here.
+
+A stage's outputs are renamed one after another, once all of them are written (``staged_outputs``):
+a kill during those few renames can leave some outputs new and the others old. That does no harm
+under DVC, which records a stage in dvc.lock only after it exits with 0: the next `dvc repro` sees
+the stage as changed and runs it again.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def write_atomic(path: Path, write: Writer) -> None:
 
 
 class StagedFiles:
-    """Outputs written under temporary names, published together by ``all_or_nothing``."""
+    """Outputs written under temporary names, renamed into place by ``staged_outputs``."""
 
     def __init__(self) -> None:
         self.pending: list[tuple[Path, Path]] = []  # (temporary, final); list.append is thread-safe
@@ -67,8 +72,9 @@ class StagedFiles:
 
 
 @contextmanager
-def all_or_nothing() -> Iterator[StagedFiles]:
-    """Collect outputs in the block; rename them all into place if it succeeds, delete them if not."""
+def staged_outputs() -> Iterator[StagedFiles]:
+    """Collect outputs in the block; if it succeeds, rename each into place (one after another), and if
+    it raises, delete them all, so a failed stage changes no output."""
     staged = StagedFiles()
     try:
         yield staged

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
-from signlang.data import Normalization
 from signlang.errors import SignlangError
-from signlang.files import write_atomic
+from signlang.files import Writer, write_atomic
+from signlang.normalization import Normalization
 
 CHECKPOINT_FORMAT = 1
 
@@ -72,8 +72,15 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int | Non
     return torch.cat(chunks).float()
 
 
+def checkpoint_writer(model: SignConvNet, normalization: Normalization) -> Writer:
+    """What writes ``model``'s checkpoint to an open file: the train stage stages it with its other
+    outputs, ``save_checkpoint`` writes it on its own."""
+    checkpoint = make_checkpoint(model, normalization)
+    return lambda handle: torch.save(checkpoint, handle)
+
+
 def save_checkpoint(path: Path, model: SignConvNet, normalization: Normalization) -> None:
-    write_atomic(path, lambda handle: torch.save(make_checkpoint(model, normalization), handle))
+    write_atomic(path, checkpoint_writer(model, normalization))
 
 
 def make_checkpoint(model: SignConvNet, normalization: Normalization) -> dict[str, object]:

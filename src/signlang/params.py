@@ -1,4 +1,5 @@
-"""Typed, validated views of params.yaml, one frozen dataclass per stage section."""
+"""Typed, validated views of params.yaml, one frozen dataclass per stage section, with no defaults:
+params.yaml is the one place the recipe is written."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 
 @dataclass(frozen=True)
 class PrepareParams:
-    val_fraction: float = 0.1
-    seed: int = 0
+    val_fraction: float
+    seed: int
 
     def check(self) -> None:
         _require(0.0 < self.val_fraction < 1.0, "prepare.val_fraction", "a number in (0, 1)", self.val_fraction)
@@ -30,12 +31,12 @@ class PrepareParams:
 class AugmentParams:
     """Per-image random augmentation; each value is the half-width of a uniform range."""
 
-    enabled: bool = False
-    rotation: float = 0.0  # degrees: angle in [-rotation, rotation]
-    translation: float = 0.0  # fraction of the image size, each axis
-    scale: float = 0.0  # zoom factor in [1 - scale, 1 + scale]
-    brightness: float = 0.0  # pixel factor in [1 - brightness, 1 + brightness]
-    contrast: float = 0.0  # contrast factor in [1 - contrast, 1 + contrast]
+    enabled: bool
+    rotation: float  # degrees: angle in [-rotation, rotation]
+    translation: float  # fraction of the image size, each axis
+    scale: float  # zoom factor in [1 - scale, 1 + scale]
+    brightness: float  # pixel factor in [1 - brightness, 1 + brightness]
+    contrast: float  # contrast factor in [1 - contrast, 1 + contrast]
 
     def check(self) -> None:
         _require(0.0 <= self.rotation <= 180.0, "train.augment.rotation", "degrees in [0, 180]", self.rotation)
@@ -46,17 +47,17 @@ class AugmentParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = False
-    deterministic: bool = False
-    schedule: str = "constant"
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    augment: AugmentParams = AugmentParams()
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    device: str
+    amp: bool
+    deterministic: bool
+    schedule: str
+    weight_decay: float
+    label_smoothing: float
+    augment: AugmentParams
 
     def check(self) -> None:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
@@ -73,41 +74,46 @@ P = TypeVar("P", PrepareParams, TrainParams, AugmentParams)
 
 
 def load_params(path: Path, section: str, cls: type[P]) -> P:
-    """Read ``section`` of the YAML file at ``path`` into ``cls``, rejecting unknown keys and bad values."""
+    """Read ``section`` of the YAML file at ``path`` into ``cls``. Every key must be there (the code holds
+    no second set of defaults), and no other; values must have the right type and range."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise SignlangError(f"{path}: cannot read params: {error}".splitlines()[0]) from error
-    values = document.get(section, {}) if isinstance(document, dict) else None
+    if not isinstance(document, dict) or section not in document:
+        raise SignlangError(f"{path}: missing key '{section}'")
+    return params_from_dict(document[section], section, cls, path)
+
+
+def params_from_dict(values: Any, section: str, cls: type[P], path: Path) -> P:
     if not isinstance(values, dict):
-        raise SignlangError(f"{path}: section '{section}' must be a mapping of keys to values")
-    return params_from_dict(values, section, cls)
-
-
-def params_from_dict(values: dict[str, Any], section: str, cls: type[P]) -> P:
+        raise SignlangError(f"{path}: '{section}' must be a mapping of keys to values, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = [field.name for field in dataclasses.fields(cls)]
     for key in values:
         if key not in names:
-            raise SignlangError(f"params: unknown key '{section}.{key}'; allowed keys: {', '.join(names)}")
-    coerced = {key: _coerce(value, hints[key], f"{section}.{key}") for key, value in values.items()}
-    params = cls(**coerced)
-    params.check()
+            raise SignlangError(f"{path}: unknown key '{section}.{key}'; allowed keys: {', '.join(names)}")
+    for name in names:
+        if name not in values:
+            raise SignlangError(f"{path}: missing key '{section}.{name}'")
+    params = cls(**{key: _coerce(value, hints[key], f"{section}.{key}", path) for key, value in values.items()})
+    try:
+        params.check()
+    except SignlangError as error:
+        raise SignlangError(f"{path}: {error}") from None
     return params
 
 
-def _coerce(value: Any, expected: type, key: str) -> Any:
+def _coerce(value: Any, expected: type, key: str, path: Path) -> Any:
     if dataclasses.is_dataclass(expected):
-        if not isinstance(value, dict):
-            raise SignlangError(f"params: '{key}' must be a mapping of keys to values, got {value!r}")
-        return params_from_dict(value, key, expected)
+        return params_from_dict(value, key, expected, path)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
         return value
-    raise SignlangError(f"params: '{key}' must be {expected.__name__}, got {value!r}")
+    raise SignlangError(f"{path}: '{key}' must be {expected.__name__}, got {value!r}")
 
 
 def _require(ok: bool, key: str, allowed: str, value: Any) -> None:
     if not ok:
-        raise SignlangError(f"params: '{key}' must be {allowed}, got {value!r}")
+        raise SignlangError(f"'{key}' must be {allowed}, got {value!r}")

@@ -4,7 +4,8 @@ Every pick is deterministic, so a re-run draws the same images: examples are the
 images of each letter, the prediction grid is an evenly spaced sample of the test set, the
 mistakes are the wrong predictions with the highest softmax probability, and the least confident
 are the predictions, right or wrong, with the lowest. Wrong predictions have a red title; a model
-that makes no mistake gets a mistakes.png that says so. Figures are drawn with matplotlib's Agg backend and returned as PNG bytes.
+that makes no mistake gets a mistakes.png that says so. Figures are drawn with matplotlib's Agg
+backend and returned as PNG bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from signlang.data import Normalization  # noqa: E402
+from signlang.normalization import Normalization  # noqa: E402
 
 EXAMPLES_PER_LETTER = 4  # test images per letter in examples.png
 PREDICTION_SAMPLE = 48  # images in predictions.png
@@ -33,8 +34,7 @@ WRONG_COLOR = "red"
 
 def to_pixels(images: np.ndarray, normalization: Normalization) -> np.ndarray:
     """Normalized (N, 1, 28, 28) images -> (N, 28, 28) grey levels in [0, 1], as the camera saw them."""
-    pixels = np.asarray(images, dtype=np.float32)[:, 0] * normalization.std + normalization.mean
-    return np.clip(pixels, 0.0, 1.0)
+    return np.clip(normalization.to_unit(np.asarray(images, dtype=np.float32)[:, 0]), 0.0, 1.0)
 
 
 def examples_per_letter(labels: np.ndarray, per_letter: int) -> np.ndarray:

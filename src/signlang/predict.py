@@ -10,7 +10,6 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from signlang import IMAGE_SIZE
-from signlang.data import read_dataset_csv
 from signlang.errors import SignlangError
 from signlang.model import LoadedModel, predict_logits
 
@@ -75,6 +74,8 @@ def image_pixels(path: Path) -> np.ndarray:
 def read_inputs(path: Path) -> tuple[list[str], np.ndarray, list[int | None]]:
     """Names, (N, 784) uint8 pixels and labels (CSV only) of the inputs in one file."""
     if is_csv(path):
+        from signlang.data import read_dataset_csv  # pandas and the CSV checks: only when a CSV is given
+
         pixels, labels = read_dataset_csv(path)
         names = [f"{path}:{row}" for row in range(1, len(labels) + 1)]  # data rows, counted from 1
         return names, pixels, labels.tolist()
@@ -110,6 +111,6 @@ def predict_files(paths: list[Path], loaded: LoadedModel, top: int) -> Report:
 def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> torch.Tensor:
     """Softmax over the classes, (N, classes), for uint8 pixels (N, 784) normalized as prepare does."""
     device = next(loaded.model.parameters()).device
-    images = loaded.normalization.apply(pixels).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)  # (N, 1, 28, 28)
+    images = loaded.normalization.to_model_input(pixels)  # (N, 1, 28, 28)
     logits = predict_logits(loaded.model, torch.from_numpy(images).to(device))
     return torch.softmax(logits, dim=1).cpu()

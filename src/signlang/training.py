@@ -18,10 +18,11 @@ from torch import nn
 from tqdm import tqdm
 
 from signlang.augment import BatchAugmenter
-from signlang.data import Normalization, load_normalization, load_split
-from signlang.errors import SignlangError
-from signlang.files import all_or_nothing
-from signlang.model import SignConvNet, count_parameters, make_checkpoint, predict_logits
+from signlang.arrays import load_normalization, load_split
+from signlang.device import select_device, to_device
+from signlang.files import staged_outputs
+from signlang.model import SignConvNet, checkpoint_writer, count_parameters, predict_logits
+from signlang.normalization import Normalization
 from signlang.params import TrainParams
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ class FitResult:
     epoch_seconds: list[float]
 
 
-def select_device(name: str, key: str = "params: 'train.device'") -> torch.device:
-    """``auto`` takes CUDA when present; ``cuda`` without a GPU is an error, not a silent fallback."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SignlangError(f"{key} is cuda, but torch sees no CUDA device; allowed here: auto or cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def configure_torch(params: TrainParams, device: torch.device) -> None:
     torch.manual_seed(params.seed)
     if params.amp and device.type != "cuda":
@@ -65,16 +57,6 @@ def configure_torch(params: TrainParams, device: torch.device) -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not params.deterministic
         torch.backends.cudnn.deterministic = params.deterministic
-
-
-def to_device(images: np.ndarray, labels: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Copy a (memory-mapped) split onto the device once: images (N, 1, 28, 28), labels (N,)."""
-    pin = device.type == "cuda"
-    image_tensor = torch.from_numpy(np.array(images))  # np.array: one copy out of the read-only mmap
-    label_tensor = torch.from_numpy(np.array(labels))
-    if pin:
-        image_tensor, label_tensor = image_tensor.pin_memory(), label_tensor.pin_memory()
-    return image_tensor.to(device, non_blocking=pin), label_tensor.to(device, non_blocking=pin)
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[None]:
@@ -215,26 +197,25 @@ def fit(
 
 
 def train(
-    prepared_dir: Path, model_path: Path, metrics_path: Path, plot_path: Path, timing_path: Path, params: TrainParams
+    *, prepared_dir: Path, model: Path, metrics: Path, loss_plot: Path, timing: Path, params: TrainParams
 ) -> FitResult:
     """The train stage: fit SignConvNet on the train split, select on val, write model, metrics, curves
     and timings. Everything but the timings is the same on every run with the same params and device
     (bit for bit on CPU), so the wall times are kept out of the metrics file."""
     device = select_device(params.device)
     configure_torch(params, device)
-    train_split = to_device(*load_split(prepared_dir, "train"), device)
-    val_split = to_device(*load_split(prepared_dir, "val"), device)
+    train_split = to_device(*load_split(prepared_dir, "train"), device=device)
+    val_split = to_device(*load_split(prepared_dir, "val"), device=device)
     normalization = load_normalization(prepared_dir)
-    model = SignConvNet().to(device, memory_format=torch.channels_last)
+    net = SignConvNet().to(device, memory_format=torch.channels_last)
     log.info("training on %s: %d train, %d val images", device, len(train_split[1]), len(val_split[1]))
-    result = fit(model, train_split, val_split, params, normalization)
-    model.load_state_dict(result.best_state)
-    checkpoint = make_checkpoint(model, normalization)
-    with all_or_nothing() as outputs:  # model, curves, metrics and timings appear together, or none of them
-        outputs.write(model_path, lambda handle: torch.save(checkpoint, handle))
-        outputs.write_json(plot_path, [asdict(record) for record in result.history])
-        outputs.write_json(metrics_path, train_metrics(result, device, count_parameters(model)))
-        outputs.write_json(timing_path, train_timing(result, device))
+    result = fit(net, train_split, val_split, params, normalization)
+    net.load_state_dict(result.best_state)
+    with staged_outputs() as outputs:
+        outputs.write(model, checkpoint_writer(net, normalization))
+        outputs.write_json(loss_plot, [asdict(record) for record in result.history])
+        outputs.write_json(metrics, train_metrics(result, device, count_parameters(net)))
+        outputs.write_json(timing, train_timing(result, device))
     return result
 
 

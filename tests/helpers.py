@@ -1,0 +1,115 @@
+"""What tests share: small Kaggle-format CSVs generated on the spot, params from the project's params.yaml,
+stage scripts loaded as modules, and commands run in temporary repositories."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import yaml
+
+from signlang.data import HEADER
+from signlang.params import P, load_params
+
+LABELS = (0, 1, 2, 3)  # A, B, C, D
+
+
+def synthetic_pixels(labels: np.ndarray, seed: int) -> np.ndarray:
+    """(N, 784) uint8 images a small CNN can tell apart: a bright bar whose row depends on the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(40, 90, size=(len(labels), 28, 28))
+    for i, label in enumerate(labels):
+        row = 3 + 5 * int(label) % 22
+        images[i, row : row + 4, 4:24] = 220
+    return images.reshape(len(labels), -1).astype(np.uint8)
+
+
+def csv_text(labels: np.ndarray, pixels: np.ndarray, newline: str = "\n") -> str:
+    rows = [",".join(HEADER)]
+    rows += [",".join(map(str, [label, *row])) for label, row in zip(labels.tolist(), pixels.tolist())]
+    return newline.join(rows) + newline
+
+
+def write_csv(path: Path, labels: np.ndarray, pixels: np.ndarray, newline: str = "\n") -> Path:
+    text = csv_text(labels, pixels, newline).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text) if path.suffix == ".gz" else text)
+    return path
+
+
+def make_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.repeat(np.array(LABELS), per_class)
+    return labels, synthetic_pixels(labels, seed)
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+# a git identity for the commits the tests and `dvc exp` make (CI may have none configured)
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "signlang tests",
+    "GIT_AUTHOR_EMAIL": "tests@signlang.invalid",
+    "GIT_COMMITTER_NAME": "signlang tests",
+    "GIT_COMMITTER_EMAIL": "tests@signlang.invalid",
+}
+
+
+def command_env() -> dict[str, str]:
+    """This interpreter's environment first on PATH (dvc's queue workers run `dvc` from PATH)."""
+    return os.environ | GIT_IDENTITY | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
+def run(repo: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> str:
+    """Run a command in ``repo`` (with ``env`` added to the environment); fail with its output unless it
+    exits 0. Returns stdout + stderr."""
+    result = subprocess.run(
+        args, cwd=repo, env=command_env() | (env or {}), capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def set_param(repo: Path, section: str, key: str, value: object) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params[section][key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def init_pipeline_repo(repo: Path) -> Path:
+    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params; no data yet."""
+    repo.mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+        shutil.copy(PROJECT / name, repo / name)
+    for folder in ("stages", "src"):
+        shutil.copytree(PROJECT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    set_param(repo, "train", "epochs", 1)
+    set_param(repo, "train", "batch_size", 32)
+    run(repo, "git", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "init", "-q")
+    run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")
+    shutil.copytree(PROJECT / ".dvc" / "plots", repo / ".dvc" / "plots")  # the custom plot templates
+    return repo
+
+
+def load_stage(name: str) -> ModuleType:
+    """stages/<name>.py as a module, so tests call its ``main(argv)`` as ``python stages/<name>.py`` would."""
+    spec = importlib.util.spec_from_file_location(f"stages_{name}", PROJECT / "stages" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def project_params(cls: type[P], section: str, **changes: object) -> P:
+    """The ``section`` of the project's params.yaml, with ``changes``: tests hold no copy of its values."""
+    return dataclasses.replace(load_params(PROJECT / "params.yaml", section, cls), **changes)
