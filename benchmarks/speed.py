@@ -1,14 +1,19 @@
-"""Measure signlang's speed on the real data, side by side with the seed notebook, in one run.
+"""Measure signlang's speed on the real data, beside the seed notebook, in one run.
 
-    python benchmarks/speed.py [--raw-dir ../shared/data/sign-language-mnist]
+    python benchmarks/speed.py [--raw-dir data/raw] [--repeat 3]
 
 (a) one epoch of the seed's data feed (its Dataset + DataLoader, batch 128) against signlang's;
-(b) one training epoch of the seed's loop against signlang's train_one_epoch;
-(c) a large float32 matrix product's GFLOP/s, and the GFLOP/s the training epoch achieves;
-(d) prepare's wall time against a bare pandas.read_csv of both files (each a fresh process), and
-    in this process: prepare's int64 parse against parsing straight into uint8, and its line-ending check;
-(e) evaluate's images per second;
-(f) each stage's wall time and peak memory as a process, and `dvc repro` with nothing to do.
+(b) one training epoch, interleaved, best of --repeat: the seed notebook's own loop (Adam 1e-3, no
+    augmentation), signlang's train_one_epoch with the seed recipe, and with the default recipe of
+    params.yaml (augmentation, mirroring, photo crops in the epoch), each against the seed's loop;
+(c) a large float32 matrix product's GFLOP/s, and what the default recipe's epoch achieves;
+(d) prepare on the two Kaggle CSVs against a bare pandas.read_csv of both (each a fresh process), its
+    int64 parse against a uint8 one and its line-ending check; framing the training photos, per photo;
+(e) evaluate as a process against `python -c "import torch, sklearn.metrics"`, and its inference rate;
+(f) each stage's wall time and peak memory, run as dvc.yaml calls it (train for one epoch), and
+    `dvc repro` with nothing to do;
+(g) on a CUDA GPU, when there is one: the default recipe's epoch, and prepare, train (the whole
+    default recipe) and evaluate as dvc.yaml calls them.
 Prints a Markdown table. Run it on an otherwise idle machine.
 """
 
@@ -36,17 +41,18 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from signlang.arrays import load_split
-from signlang.data import _check_line_endings
+from signlang.arrays import load_normalization, load_split
+from signlang.augment import BatchAugmenter
 from signlang.device import to_device
+from signlang.kaggle import _check_line_endings
 from signlang.model import SignConvNet, predict_logits
-from signlang.params import AugmentParams, TrainParams, load_params
-from signlang.training import build_optimization, train_one_epoch
+from signlang.params import TrainParams, load_params
+from signlang.training import build_optimization, train_one_epoch, training_set
 
 PROJECT = Path(__file__).resolve().parents[1]
 BATCH = 128
 REPEAT_PROCESS = 5
-REPEAT_EPOCH = 2
+STAGE_ORDER = ("prepare", "train", "evaluate", "evaluate_photos", "export")
 Row = tuple[str, str, str, str]
 
 
@@ -86,11 +92,13 @@ def seed_training_epoch(model: nn.Module, loader: DataLoader) -> None:
 
 # --- measurements ---------------------------------------------------------------------------------
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:
-    """Best wall time of ``repeat`` calls, in seconds."""
+    """Best wall time of ``repeat`` calls, in seconds (CUDA work included)."""
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
         fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - started)
     return best
 
@@ -118,48 +126,83 @@ def training_flops_per_image() -> float:
     return counter.get_total_flops() / BATCH
 
 
-def peak_process(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a command, run under a fresh Python that waits for it."""
+def peak_process(args: list[str] | str, cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a command (a list, or a shell line), under a fresh Python that waits for it."""
     probe = (
         "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "cmd = sys.argv[1:] if len(sys.argv) > 2 else sys.argv[1]; "
+        "subprocess.run(cmd, shell=isinstance(cmd, str), check=True, stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
     )
-    out = subprocess.run([sys.executable, "-c", probe, *args], cwd=cwd, check=True, capture_output=True, text=True)
+    argv = [args] if isinstance(args, str) else args
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=cwd, check=True, capture_output=True, text=True)
     seconds, megabytes = out.stdout.split()
     return float(seconds), float(megabytes)
 
 
-def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
-    """(d) and (f): prepare against bare read_csv, then each stage's wall time and peak memory."""
-    paths = [str(raw_dir / f"sign_mnist_{split}.csv") for split in ("train", "test")]
-    paths = [p if Path(p).exists() else f"{p}.gz" for p in paths]
+def stage_commands() -> dict[str, str]:
+    """Each stage's command as dvc.yaml writes it, its ${paths.*} resolved by DVC."""
+    from dvc.repo import Repo
+
+    with Repo(str(PROJECT)) as repo:
+        return {stage.name: stage.cmd for stage in repo.index.stages if stage.name in STAGE_ORDER}
+
+
+def pipeline_copy(work: Path, raw_dir: Path, train_changes: dict[str, object], photos: bool = True) -> Path:
+    """The project's stages, code, params and photo folders in ``work``, with the Kaggle CSVs of ``raw_dir``:
+    the stage commands of dvc.yaml run there as DVC runs them. Without ``photos`` the folders are empty."""
+    for folder in ("stages", "src"):
+        shutil.copytree(PROJECT / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for folder in ("data/photos/train", "data/photos/dev", "data/extra"):
+        if photos:
+            shutil.copytree(PROJECT / folder, work / folder)
+        else:
+            (work / folder).mkdir(parents=True)
+    (work / "data/raw").symlink_to(raw_dir)
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
-    params["train"] |= {"epochs": 1, "device": "cpu"}
+    params["train"] |= train_changes
     (work / "params.yaml").write_text(yaml.safe_dump(params))
-    bare = [sys.executable, "-c", f"import pandas as pd; pd.read_csv({paths[0]!r}); pd.read_csv({paths[1]!r})"]
-    stage = [sys.executable, str(PROJECT / "stages/prepare.py"), "--raw-dir", str(raw_dir), "--out-dir", "prepared",
-             "--params", "params.yaml"]
-    reads, runs = [], []
+    return work
+
+
+def stage_processes(raw_dir: Path, work: Path) -> list[Row]:
+    """(d), (e), (f): prepare against bare read_csv, evaluate against importing torch and sklearn, then each
+    stage's wall time and peak memory as dvc.yaml runs it (train for one epoch on the CPU)."""
+    commands = stage_commands()
+    csvs = [str(raw_dir / f"sign_mnist_{split}.csv") for split in ("train", "test")]
+    csvs = [p if Path(p).exists() else f"{p}.gz" for p in csvs]
+    bare = [sys.executable, "-c", f"import pandas as pd; pd.read_csv({csvs[0]!r}); pd.read_csv({csvs[1]!r})"]
+    imports = [sys.executable, "-c", "import torch, sklearn.metrics"]
+    kaggle_only = pipeline_copy(work / "kaggle", raw_dir, {"epochs": 1, "device": "cpu"}, photos=False)
+    full = pipeline_copy(work / "full", raw_dir, {"epochs": 1, "device": "cpu"})
+    reads, prepares = [], []
     for _ in range(REPEAT_PROCESS):  # interleaved, best of each: this VM's timings wander by 20%
         reads.append(peak_process(bare, work)[0])
-        runs.append(peak_process(stage, work))
-    read_s, prepare_s, prepare_mb = min(reads), min(r[0] for r in runs), max(r[1] for r in runs)
-    train_s, train_mb = peak_process(
-        [sys.executable, str(PROJECT / "stages/train.py"), "--prepared-dir", "prepared", "--model", "model.pt",
-         "--metrics", "train.json", "--loss-plot", "loss.json", "--timing", "time.json", "--params", "params.yaml"],
-        work)
-    eval_s, eval_mb = peak_process(
-        [sys.executable, str(PROJECT / "stages/evaluate.py"), "--model", "model.pt", "--prepared-dir", "prepared",
-         "--metrics", "eval.json", "--per-class", "per_class.json", "--confusion", "confusion.json",
-         "--by-letter", "by_letter.json", "--images-dir", "images"], work)
-    return [
+        prepares.append(peak_process(commands["prepare"], kaggle_only))
+    read_s, prepare_s = min(reads), min(r[0] for r in prepares)
+    runs = {name: peak_process(commands[name], full) for name in STAGE_ORDER}
+    photos = sum(1 for _ in (full / "data/photos/train").rglob("*.jpg"))
+    framing_s = (runs["prepare"][0] - prepare_s) / photos
+    import_s, evaluate_s = [], []
+    for _ in range(3):
+        import_s.append(peak_process(imports, work)[0])
+        evaluate_s.append(peak_process(commands["evaluate"], full)[0])
+    rows: list[Row] = [
         ("(d) bare pandas.read_csv of both CSVs (process)", f"{read_s:.2f} s", "", ""),
-        ("(d) prepare stage (process)", f"{prepare_s:.2f} s", f"{prepare_s / read_s:.2f}x read_csv", "≤ 1.3x"),
-        ("(f) peak memory: prepare", f"{prepare_mb:.0f} MB", "", "≤ 1500 MB"),
-        ("(f) peak memory: train (1 epoch)", f"{train_mb:.0f} MB", f"{train_s:.1f} s wall", "≤ 1500 MB"),
-        ("(f) peak memory: evaluate", f"{eval_mb:.0f} MB", f"{eval_s:.1f} s wall", "≤ 1500 MB"),
+        ("(d) prepare, the Kaggle CSVs only (process)", f"{prepare_s:.2f} s", f"{prepare_s / read_s:.2f}x read_csv",
+         ""),
+        (f"(d) prepare: framing the {photos} training photos (MediaPipe, every core)",
+         f"{framing_s * 1000:.0f} ms/photo", f"{runs['prepare'][0]:.1f} s prepare", ""),
+        ("(e) python -c 'import torch, sklearn.metrics'", f"{min(import_s):.2f} s", "", ""),
+        ("(e) evaluate stage (process)", f"{min(evaluate_s):.2f} s",
+         f"{min(evaluate_s) / min(import_s):.2f}x the imports", "≤ 1.5x"),
     ]
+    for name in STAGE_ORDER:
+        seconds, megabytes = runs[name]
+        label = f"{name} (1 epoch)" if name == "train" else name
+        rows.append((f"(f) peak memory: {label}", f"{megabytes:.0f} MB", f"{seconds:.1f} s wall", "≤ 1500 MB"))
+    return rows
 
 
 def parse_choices(raw_dir: Path) -> list[Row]:
@@ -192,54 +235,92 @@ def noop_repro() -> Row:
     return ("(f) dvc repro, nothing changed", f"{seconds:.2f} s", "", "≤ 1.5 s")
 
 
-def seed_recipe() -> TrainParams:
-    """The seed notebook's recipe: Adam at 1e-3, constant, batch 128, no augmentation or smoothing."""
-    no_augment = AugmentParams(enabled=False, rotation=0, translation=0, scale=0, brightness=0, contrast=0)
-    default = load_params(PROJECT / "params.yaml", "train", TrainParams)
+def seed_recipe(default: TrainParams) -> TrainParams:
+    """The seed notebook's recipe: Adam at 1e-3, constant, batch 128, no augmentation, no photos."""
+    no_augment = dataclasses.replace(default.augment, enabled=False, mirror=False)
     return dataclasses.replace(default, batch_size=BATCH, lr=1e-3, schedule="constant", weight_decay=0.0,
-                               label_smoothing=0.0, device="cpu", augment=no_augment)
+                               label_smoothing=0.0, photo_share=0.0, augment=no_augment)
 
 
-def in_process(prepared: Path) -> list[Row]:
-    """(a), (b), (c), (e) on the prepared arrays, in this process."""
+def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> Callable[[], float]:
+    """One epoch of ``params`` with the training loop, its data on ``device``, as a callable."""
+    splits = {split: load_split(prepared, split) for split in ("train", "photos", "extra")}
+    data = training_set(splits["train"], splits["photos"], splits["extra"], params, device)
+    model = SignConvNet().to(device, memory_format=torch.channels_last)
+    augmenter = BatchAugmenter(params.augment, load_normalization(prepared), seed=0)
+    steps = -(-len(data) // params.batch_size)
+    opt = build_optimization(model, params, steps_per_epoch=steps * (params.epochs + 3), augment=augmenter)
+    generator = torch.Generator().manual_seed(0)
+    return lambda: train_one_epoch(model, data, opt, params, generator, "bench")
+
+
+def in_process(prepared: Path, repeat: int) -> list[Row]:
+    """(a), (b), (c) and (e)'s inference rate on the prepared arrays, in this process, on the CPU."""
+    cpu = torch.device("cpu")
     np_images, np_labels = load_split(prepared, "train")
-    images, labels = to_device(np_images, np_labels, device=torch.device("cpu"))
+    images, labels = to_device(np_images, np_labels, device=cpu)
     # the seed's Dataset takes 0..255 pixels and scales them itself; the values do not change its speed
     seed_set = SeedSignDataset(np.asarray(np_images).reshape(len(np_labels), -1), np.asarray(np_labels))
     seed_loader = DataLoader(seed_set, batch_size=BATCH)
     generator = torch.Generator().manual_seed(0)
-
     seed_feed = timed(lambda: [None for _ in seed_loader])
     our_feed = timed(lambda: signlang_feed_epoch(images, labels, generator), repeat=3)
 
+    default = dataclasses.replace(load_params(PROJECT / "params.yaml", "train", TrainParams), device="cpu")
     torch.manual_seed(0)
     seed_model = SignConvNet()
-    model = SignConvNet().to(memory_format=torch.channels_last)
-    params = seed_recipe()
-    opt = build_optimization(model, params, steps_per_epoch=len(labels) // BATCH + 1, augment=lambda x: x)
-    seed_loops, our_loops = [], []
-    for _ in range(REPEAT_EPOCH):  # interleaved, best of each
-        seed_loops.append(timed(lambda: seed_training_epoch(seed_model, seed_loader)))
-        our_loops.append(timed(lambda: train_one_epoch(model, images, labels, opt, params, generator, "bench")))
-    seed_loop, our_loop = min(seed_loops), min(our_loops)
-
+    loops: dict[str, Callable[[], object]] = {
+        "seed notebook's loop": lambda: seed_training_epoch(seed_model, seed_loader),
+        "signlang, seed recipe": recipe_epoch(prepared, seed_recipe(default), cpu),
+        "signlang, default recipe": recipe_epoch(prepared, default, cpu),
+    }
+    best = {name: float("inf") for name in loops}
+    for _ in range(repeat):  # interleaved, best of each
+        for name, loop in loops.items():
+            best[name] = min(best[name], timed(loop))
+    seed_loop = best["seed notebook's loop"]
     ceiling = matmul_gflops()
-    achieved = training_flops_per_image() * len(labels) / our_loop / 1e9
+    achieved = training_flops_per_image() * len(labels) / best["signlang, default recipe"] / 1e9
 
-    test_images, test_labels = to_device(*load_split(prepared, "test"), device=torch.device("cpu"))
+    model = SignConvNet().to(memory_format=torch.channels_last)
+    test_images, test_labels = to_device(*load_split(prepared, "test"), device=cpu)
     predict_logits(model, test_images[:BATCH])  # warm-up
     eval_s = timed(lambda: predict_logits(model, test_images), repeat=3)
     n = len(labels)
-    return [
+    rows: list[Row] = [
         (f"(a) seed data feed, one epoch ({n} images)", f"{seed_feed:.2f} s", "", ""),
         ("(a) signlang data feed, one epoch", f"{our_feed:.3f} s", f"{seed_feed / our_feed:.0f}x faster", "≥ 25x"),
-        ("(b) seed training loop, one epoch", f"{seed_loop:.1f} s", "", ""),
-        ("(b) signlang train_one_epoch", f"{our_loop:.1f} s", f"{our_loop / seed_loop:.2f}x the seed's", "≤ 0.5x"),
+    ]
+    for name, seconds in best.items():
+        ratio = "" if seconds == seed_loop else f"{seconds / seed_loop:.2f}x the seed's loop"
+        rows.append((f"(b) training epoch, {name} ({n} images)", f"{seconds:.1f} s", ratio, ""))
+    rows += [
         ("(c) float32 matmul 2048², ceiling", f"{ceiling:.0f} GFLOP/s", "", ""),
-        ("(c) signlang training epoch, achieved", f"{achieved:.0f} GFLOP/s", f"{achieved / ceiling:.0%} of it", ""),
-        (f"(e) evaluate: inference on the test set ({len(test_labels)} images)",
+        ("(c) default recipe's epoch, achieved", f"{achieved:.0f} GFLOP/s", f"{achieved / ceiling:.0%} of it", ""),
+        (f"(e) evaluate's inference on the test set ({len(test_labels)} images)",
          f"{len(test_labels) / eval_s:,.0f} images/s", f"{eval_s:.2f} s", ""),
     ]
+    return rows
+
+
+def gpu_rows(prepared: Path, raw_dir: Path, work: Path) -> list[Row]:
+    """(g) the default recipe on the GPU: one epoch in this process, and the stages as dvc.yaml runs them."""
+    gpu = torch.device("cuda")
+    default = dataclasses.replace(load_params(PROJECT / "params.yaml", "train", TrainParams), device="cuda")
+    epoch = recipe_epoch(prepared, default, gpu)
+    epoch()  # warm-up: cuDNN autotuning, allocator
+    seconds = timed(epoch, repeat=3)
+    commands = stage_commands()
+    copy = pipeline_copy(work / "gpu", raw_dir, {"device": "cuda"})
+    stages = {name: peak_process(commands[name], copy)[0] for name in ("prepare", "train", "evaluate")}
+    total = sum(stages.values())
+    name = torch.cuda.get_device_name()
+    rows: list[Row] = [(f"(g) {name}: default recipe, one epoch", f"{seconds:.2f} s", "", "≤ 0.3 s")]
+    for stage, stage_s in stages.items():
+        label = f"{stage} (process, {default.epochs} epochs)" if stage == "train" else f"{stage} (process)"
+        rows.append((f"(g) {name}: {label}", f"{stage_s:.1f} s", "", ""))
+    rows.append((f"(g) {name}: prepare + train + evaluate", f"{total:.1f} s", "", "≤ 30 s"))
+    return rows
 
 
 def cpu_name() -> str:
@@ -254,13 +335,18 @@ def main() -> int:
     parser.add_argument(
         "--raw-dir", type=Path, default=PROJECT / "data/raw", help="the Kaggle CSVs, plain or .gz (default: data/raw)"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats of each training epoch")
     args = parser.parse_args()
+    raw_dir = args.raw_dir.resolve()
     work = Path(tempfile.mkdtemp(prefix="signlang-bench-"))
     try:
-        rows = stage_processes(args.raw_dir.resolve(), work)
-        rows += parse_choices(args.raw_dir.resolve())
-        rows += in_process(work / "prepared")
+        rows = stage_processes(raw_dir, work)
+        rows += parse_choices(raw_dir)
+        prepared = work / "full/data/prepared"
+        rows += in_process(prepared, args.repeat)
         rows.append(noop_repro())
+        if torch.cuda.is_available():
+            rows += gpu_rows(prepared, raw_dir, work)
     finally:
         shutil.rmtree(work)
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_split, write_csv
+from helpers import make_split, write_csv, write_photo_folder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,3 +29,18 @@ def raw_dir(tmp_path: Path) -> Path:
     write_csv(raw / "sign_mnist_train.csv", *make_split(40, seed=1))
     write_csv(raw / "sign_mnist_test.csv", *make_split(10, seed=2))
     return raw
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    """data/photos/train: 4 letters, 3 generated photos each, with boxes.csv."""
+    return write_photo_folder(tmp_path / "photos", per_letter=3, seed=1)
+
+
+@pytest.fixture
+def extra_dir(tmp_path: Path) -> Path:
+    """data/extra as a fresh clone has it: empty but for a hidden file."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / ".gitkeep").touch()
+    return extra

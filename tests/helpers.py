@@ -16,9 +16,13 @@ from types import ModuleType
 import numpy as np
 import yaml
 
-from signlang.data import HEADER
+from PIL import Image
+
+from signlang import LETTERS
+from signlang.kaggle import HEADER
 from signlang.params import P, load_params
 
+PROJECT = Path(__file__).resolve().parents[1]
 LABELS = (0, 1, 2, 3)  # A, B, C, D
 
 
@@ -45,12 +49,43 @@ def write_csv(path: Path, labels: np.ndarray, pixels: np.ndarray, newline: str =
     return path
 
 
+def write_photo_folder(
+    root: Path, per_letter: int, seed: int, labels: tuple[int, ...] = LABELS, side: int = 64
+) -> Path:
+    """An ImageFolder of PNG "photos": each a synthetic 28x28 image (``synthetic_pixels``) scaled to half
+    the photo's side, placed at a random spot on a noisy background, with its box in boxes.csv."""
+    rng = np.random.default_rng(seed)
+    rows = ["file,letter,x0,y0,x1,y1"]
+    for label in labels:
+        letter = LETTERS[label]
+        (root / letter).mkdir(parents=True, exist_ok=True)
+        for i, pixels in enumerate(synthetic_pixels(np.full(per_letter, label), seed=seed + label)):
+            photo = rng.integers(30, 100, size=(side, side), dtype=np.uint8)
+            inner = side // 2
+            x0, y0 = (int(v) for v in rng.integers(0, side - inner, size=2))
+            photo[y0 : y0 + inner, x0 : x0 + inner] = np.asarray(
+                Image.fromarray(pixels.reshape(28, 28)).resize((inner, inner), Image.Resampling.BILINEAR)
+            )
+            name = f"{letter}/{letter}{i}_v{seed}.png"
+            Image.fromarray(photo).convert("RGB").save(root / name)
+            rows.append(f"{name},{letter},{x0},{y0},{x0 + inner},{y0 + inner}")
+    (root / "boxes.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def prepare_argv(
+    raw: Path, out: Path, photos: Path, extra: Path, params: Path = PROJECT / "params.yaml"
+) -> list[str]:
+    """The prepare stage's arguments, as dvc.yaml passes them."""
+    return ["--raw-dir", str(raw), "--photos-dir", str(photos), "--extra-dir", str(extra), "--out-dir", str(out),
+            "--params", str(params)]
+
+
 def make_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     labels = np.repeat(np.array(LABELS), per_class)
     return labels, synthetic_pixels(labels, seed)
 
 
-PROJECT = Path(__file__).resolve().parents[1]
 # a git identity for the commits the tests and `dvc exp` make (CI may have none configured)
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "signlang tests",
@@ -86,7 +121,8 @@ def set_param(repo: Path, section: str, key: str, value: object) -> None:
 
 
 def init_pipeline_repo(repo: Path) -> Path:
-    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params; no data yet."""
+    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params, and small
+    generated photo folders; no Kaggle data yet."""
     repo.mkdir(parents=True)
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(PROJECT / name, repo / name)
@@ -94,6 +130,11 @@ def init_pipeline_repo(repo: Path) -> Path:
         shutil.copytree(PROJECT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     set_param(repo, "train", "epochs", 1)
     set_param(repo, "train", "batch_size", 32)
+    set_param(repo, "prepare", "photo_crops", 2)
+    write_photo_folder(repo / "data/photos/train", per_letter=3, seed=1)
+    write_photo_folder(repo / "data/photos/dev", per_letter=2, seed=2)
+    (repo / "data/extra").mkdir(parents=True)
+    (repo / "data/extra/.gitkeep").touch()
     run(repo, "git", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "init", "-q")
     run(repo, sys.executable, "-m", "dvc", "config", "core.analytics", "false")

@@ -14,7 +14,7 @@ from helpers import project_params
 
 NORM = Normalization(mean=0.5, std=0.25)
 ON = project_params(TrainParams, "train").augment  # the project's augmentation
-OFF = AugmentParams(enabled=False, rotation=0, translation=0, scale=0, brightness=0, contrast=0)
+OFF = AugmentParams(enabled=False, mirror=False, rotation=0, translation=0, scale=0, brightness=0, contrast=0)
 
 
 def bar_images(n: int = 1, bar: float = 0.9) -> torch.Tensor:

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from signlang.arrays import load_normalization, load_split
-from signlang.data import find_raw_csv, prepare, read_dataset_csv, stratified_split
+from signlang.data import prepare, stratified_split
+from signlang.kaggle import find_raw_csv, read_dataset_csv
 from signlang.errors import SignlangError
 from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
 
-from helpers import PROJECT, load_stage, make_split, project_params, write_csv
+from helpers import load_stage, make_split, prepare_argv, project_params, write_csv
 
 GOOD_LABELS, GOOD_PIXELS = make_split(3, seed=0)
 prepare_stage = load_stage("prepare")
-PARAMS = str(PROJECT / "params.yaml")
 
 
 TRAIN, TEST = "sign_mnist_train.csv", "sign_mnist_test.csv"
@@ -139,11 +139,12 @@ BROKEN_INPUTS = [
 
 @pytest.mark.parametrize("case", BROKEN_INPUTS, ids=[case.name for case in BROKEN_INPUTS])
 def test_prepare_rejects_broken_input_in_one_line_and_writes_nothing(
-    raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: Broken
+    raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    case: Broken,
 ) -> None:
     named = case.breaks(raw_dir / case.file)
     out = tmp_path / "prepared"
-    code = prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(out), "--params", PARAMS])
+    code = prepare_stage.main(prepare_argv(raw_dir, out, photos_dir, extra_dir))
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith(f"error: {named}"), err
@@ -155,9 +156,9 @@ VALID_VARIANTS = ["LF", "CRLF", "gzip", "UTF-8 BOM", "BOM, CRLF and gzip", "no f
 
 
 @pytest.mark.parametrize("variant", VALID_VARIANTS)
-def test_valid_variants_give_identical_arrays(raw_dir: Path, tmp_path: Path, variant: str) -> None:
+def test_valid_variants_give_identical_arrays(raw_dir: Path, extra_dir: Path, tmp_path: Path, variant: str) -> None:
     reference = tmp_path / "reference"
-    assert prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(reference), "--params", PARAMS]) == 0
+    assert prepare_stage.main(prepare_argv(raw_dir, reference, extra_dir, extra_dir)) == 0
     for name in ("sign_mnist_train.csv", "sign_mnist_test.csv"):
         path = raw_dir / name
         text = path.read_text()
@@ -175,9 +176,9 @@ def test_valid_variants_give_identical_arrays(raw_dir: Path, tmp_path: Path, var
             path, data = path.with_suffix(".csv.gz"), gzip.compress(data)
         path.write_bytes(data)
     out = tmp_path / "variant"
-    assert prepare_stage.main(["--raw-dir", str(raw_dir), "--out-dir", str(out), "--params", PARAMS]) == 0
+    assert prepare_stage.main(prepare_argv(raw_dir, out, extra_dir, extra_dir)) == 0
     written = sorted(path.name for path in reference.iterdir())
-    assert written == sorted(path.name for path in out.iterdir()) and len(written) == 7
+    assert written == sorted(path.name for path in out.iterdir()) and len(written) == 11
     for name in written:
         assert (reference / name).read_bytes() == (out / name).read_bytes(), name
 
@@ -208,11 +209,14 @@ def test_stratified_split_keeps_class_shares_and_is_seeded() -> None:
     assert not np.array_equal(val, stratified_split(labels, 0.1, seed=4)[1])
 
 
-def test_prepare_writes_normalized_arrays(raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_writes_normalized_arrays(
+    raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("signlang.arrays.WRITE_CHUNK_ROWS", 7)  # several chunks, the last one short
     out = tmp_path / "prepared"
-    sizes = prepare(raw_dir=raw_dir, out_dir=out, params=project_params(PrepareParams, "prepare", val_fraction=0.25))
-    assert sizes == {"train": 120, "val": 40, "test": 40}
+    params = project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=3)
+    sizes = prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=out, params=params)
+    assert sizes == {"train": 120, "val": 40, "test": 40, "photos": 4 * 3 * 3, "extra": 0}
     images, labels = load_split(out, "train")
     assert images.shape == (120, 1, 28, 28) and images.dtype == np.float32
     assert labels.dtype == np.int64

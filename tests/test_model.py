@@ -38,3 +38,26 @@ def test_load_checkpoint_rejects_a_missing_or_foreign_file(tmp_path: Path) -> No
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(SignlangError, match="not a signlang checkpoint"):
         load_checkpoint(tmp_path / "other.pt", torch.device("cpu"))
+
+
+def test_a_mirror_averaging_model_answers_the_same_for_an_image_and_its_mirror() -> None:
+    torch.manual_seed(0)
+    model = SignConvNet(mirror_average=True)
+    images = torch.randn(4, 1, 28, 28)
+    model.eval()
+    both = model(images)
+    torch.testing.assert_close(both, model(images.flip(-1)))
+    torch.testing.assert_close(both, (model.logits(images) + model.logits(images.flip(-1))) / 2)
+    assert not torch.allclose(model.logits(images), model.logits(images.flip(-1)))  # the views do differ
+    model.train()  # training sees single images: the augmentation does the mirroring
+    torch.manual_seed(1)
+    single = model(images)
+    torch.manual_seed(1)
+    torch.testing.assert_close(single, model.logits(images))
+
+
+def test_the_checkpoint_keeps_mirror_averaging(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "m.pt", SignConvNet(mirror_average=True), Normalization(0.5, 0.2))
+    assert load_checkpoint(tmp_path / "m.pt", torch.device("cpu")).model.mirror_average
+    save_checkpoint(tmp_path / "n.pt", SignConvNet(), Normalization(0.5, 0.2))
+    assert not load_checkpoint(tmp_path / "n.pt", torch.device("cpu")).model.mirror_average

@@ -13,10 +13,10 @@ import yaml
 from signlang.params import PrepareParams, TrainParams, load_params
 from signlang.training import configure_torch
 
-from helpers import PROJECT, load_stage, project_params
+from helpers import PROJECT, load_stage, prepare_argv, project_params
 
 PROJECT_PARAMS = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
-STAGE_OF_SECTION = {"prepare": "prepare", "train": "train"}  # which stage reads each section
+STAGE_OF_SECTION = {"prepare": "prepare", "train": "train"}  # which stage reads each section (params.SECTIONS)
 
 
 def test_project_params_load() -> None:
@@ -59,11 +59,11 @@ def assert_stops_with(
     out = tmp_path / "out"
     missing = tmp_path / "no-data"  # a stage that read its data first would complain about this instead
     if stage == "prepare":
-        argv = ["--raw-dir", str(missing), "--out-dir", str(out / "prepared")]
+        argv = prepare_argv(missing, out / "prepared", missing, missing, params)
     else:
         argv = ["--prepared-dir", str(missing), "--model", str(out / "model.pt"), "--metrics", str(out / "m.json"),
-                "--loss-plot", str(out / "loss.json"), "--timing", str(out / "time.json")]
-    code = load_stage(stage).main([*argv, "--params", str(params)])
+                "--loss-plot", str(out / "loss.json"), "--timing", str(out / "time.json"), "--params", str(params)]
+    code = load_stage(stage).main(argv)
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("error: "), err
@@ -81,15 +81,21 @@ def test_deleting_any_key_of_params_yaml_stops_its_stage_naming_the_key(
 
 # One case per way a value can be wrong, each a change to the project's params.yaml.
 BAD_PARAMS = [
-    ("prepare.split", 0.2, "unknown key 'prepare.split'; allowed keys: val_fraction, seed"),
+    ("prepare.split", 0.2, "unknown key 'prepare.split'; allowed keys: val_fraction, seed, photo_crops"),
     ("prepare.val_fraction", "half", "'prepare.val_fraction' must be float, got 'half'"),
     ("prepare.val_fraction", 0, "'prepare.val_fraction' must be a number in (0, 1), got 0.0"),
     ("prepare.val_fraction", 1, "'prepare.val_fraction' must be a number in (0, 1), got 1.0"),
     ("prepare.seed", -1, "'prepare.seed' must be an integer >= 0, got -1"),
     ("prepare.seed", 1.5, "'prepare.seed' must be int, got 1.5"),
     ("prepare", 3, "'prepare' must be a mapping of keys to values, got 3"),
+    ("prepare.photo_crops", 0, "'prepare.photo_crops' must be an integer >= 1, got 0"),
+    ("prepare.crop_scale", 1, "'prepare.crop_scale' must be a number in [0, 1), got 1.0"),
+    ("prepare.crop_shift", -0.1, "'prepare.crop_shift' must be a number in [0, 1), got -0.1"),
+    ("train.photo_share", 1, "'train.photo_share' must be a number in [0, 1), got 1.0"),
+    ("train.extra_weight", 0, "'train.extra_weight' must be a number > 0, got 0.0"),
+    ("train.augment.mirror", "yes", "'train.augment.mirror' must be bool, got 'yes'"),
     ("train.learning_rate", 0.1, "unknown key 'train.learning_rate'; allowed keys: epochs, batch_size, lr"),
-    ("train.augment.shear", 3, "unknown key 'train.augment.shear'; allowed keys: enabled, rotation"),
+    ("train.augment.shear", 3, "unknown key 'train.augment.shear'; allowed keys: enabled, mirror, rotation"),
     ("train.lr", "fast", "'train.lr' must be float, got 'fast'"),
     ("train.epochs", 2.5, "'train.epochs' must be int, got 2.5"),
     ("train.epochs", True, "'train.epochs' must be int, got True"),

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from helpers import PROJECT, command_env, init_pipeline_repo, make_split, run, set_param, write_csv
+from helpers import PROJECT, command_env, init_pipeline_repo, make_split, run, set_param, write_csv, write_photo_folder
 
-STAGES = ("prepare", "train", "evaluate")
+STAGES = ("prepare", "train", "evaluate", "evaluate_photos", "export")
 
 
 def stages_run(output: str) -> list[str]:
@@ -45,7 +46,7 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
 
     # a train param re-runs train and evaluate, not prepare
     set_param(repo, "train", "lr", 0.0123)
-    assert stages_run(run(repo, *dvc, "repro")) == ["train", "evaluate"]
+    assert stages_run(run(repo, *dvc, "repro")) == ["train", "evaluate", "evaluate_photos", "export"]
     assert "train.lr" in run(repo, *dvc, "params", "diff")
     assert "best_val_loss" in run(repo, *dvc, "metrics", "diff")
     run(repo, *dvc, "plots", "show", "-o", "plots_html")
@@ -70,3 +71,30 @@ def test_dvc_repro_without_data_says_where_the_files_go(repo: Path) -> None:
     assert result.returncode != 0
     assert "error: data/raw/sign_mnist_train.csv: not found" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def output_hashes(repo: Path) -> dict[str, str]:
+    """The md5 dvc.lock records for prepare's arrays and train's model."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {
+        "arrays": lock["stages"]["prepare"]["outs"][0]["md5"],
+        "model": next(out["md5"] for out in lock["stages"]["train"]["outs"] if out["path"].endswith(".pt")),
+    }
+
+
+@pytest.mark.slow
+def test_a_photo_in_data_extra_reruns_prepare_and_train_and_removing_it_restores_every_hash(repo: Path) -> None:
+    dvc = (sys.executable, "-m", "dvc")
+    run(repo, *dvc, "repro")
+    before = output_hashes(repo)
+
+    write_photo_folder(repo / "data/extra", per_letter=1, seed=7, labels=(1,))  # one photo of B, with its box
+    assert stages_run(run(repo, *dvc, "repro")) == list(STAGES)
+    with_extra = output_hashes(repo)
+    assert with_extra["arrays"] != before["arrays"] and with_extra["model"] != before["model"]
+
+    shutil.rmtree(repo / "data/extra/B")
+    (repo / "data/extra/boxes.csv").unlink()
+    # the stages run again (not restored from DVC's run cache) and write the same bytes as the first time
+    assert stages_run(run(repo, *dvc, "repro", "--no-run-cache")) == list(STAGES)
+    assert output_hashes(repo) == before

@@ -4,14 +4,21 @@ import io
 
 import numpy as np
 import pytest
-from matplotlib.image import imread
+from PIL import Image
 
 from signlang import LETTERS
 from signlang.normalization import Normalization
 from signlang.plots import (
+    CELL_HEIGHT,
+    CELL_WIDTH,
+    COLUMNS,
+    GAP,
+    SCALE,
+    TITLE_PIXELS,
     by_letter_records,
     confident_mistakes,
     examples_per_letter,
+    image_grid,
     image_plots,
     least_confident,
     spread_sample,
@@ -55,22 +62,40 @@ def test_image_plots_writes_four_readable_grids() -> None:
     y_pred[::4] = 0
     pngs = image_plots(rng.random((30, 28, 28)), y_true, y_pred, rng.random(30), LETTERS)
     assert set(pngs) == {"examples.png", "predictions.png", "mistakes.png", "least_confident.png"}
-    sizes = {name: imread(io.BytesIO(png)).shape for name, png in pngs.items()}
-    # 12 columns of 1.1 inch at 80 dpi; rows: 12 examples -> 1, 30 predictions -> 3, 5 mistakes -> 1,
-    # 24 least confident -> 2
-    assert sizes["examples.png"][:2] == (101, 1056)
-    assert sizes["predictions.png"][:2] == (303, 1056)
-    assert sizes["mistakes.png"][:2] == (101, 1056)
-    assert sizes["least_confident.png"][:2] == (202, 1056)
+    sizes = {name: np.asarray(Image.open(io.BytesIO(png))).shape for name, png in pngs.items()}
+    # 12 columns of 88 px (84 px images and a 4 px gap) and a 4 px margin; rows of 104 px
+    # (a 16 px title, the image, the gap): 12 examples -> 1 row, 30 predictions -> 3, 5 mistakes -> 1, 24 -> 2
+    assert sizes["examples.png"][:2] == (108, 1060)
+    assert sizes["predictions.png"][:2] == (316, 1060)
+    assert sizes["mistakes.png"][:2] == (108, 1060)
+    assert sizes["least_confident.png"][:2] == (212, 1060)
+
+
+def test_a_grid_shows_each_image_under_its_title_and_wrong_titles_in_red() -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(14, 28, 28)).astype(np.float64) / 255  # exact grey levels
+    wrong = np.zeros(14, dtype=bool)
+    wrong[[2, 13]] = True
+    grid = np.asarray(image_grid(pixels, [f"A/{i}" for i in range(14)], wrong))
+    for i in range(14):
+        row, column = divmod(i, COLUMNS)
+        x, y = GAP + column * CELL_WIDTH, GAP + row * CELL_HEIGHT
+        cell = grid[y + TITLE_PIXELS : y + TITLE_PIXELS + 84, x : x + 84]
+        expected = np.kron(np.round(pixels[i] * 255).astype(np.uint8), np.ones((SCALE, SCALE), dtype=np.uint8))
+        np.testing.assert_array_equal(cell[..., 0], expected, err_msg=f"image {i}")
+        title = grid[y : y + TITLE_PIXELS, x : x + 84].astype(int)
+        red = ((title[..., 0] > 150) & (title[..., 1] < 80)).sum()
+        dark = (title.max(axis=2) < 100).sum()
+        assert (red > 10) == wrong[i] and (dark > 10) != wrong[i], f"title {i}: {red} red, {dark} dark pixels"
 
 
 def test_a_model_without_mistakes_gets_a_mistakes_png_that_says_so() -> None:
     rng = np.random.default_rng(0)
     y_true = np.repeat(np.arange(3), 4)
     pngs = image_plots(rng.random((12, 28, 28)), y_true, y_true, rng.random(12), LETTERS)
-    mistakes = imread(io.BytesIO(pngs["mistakes.png"]))
-    assert mistakes.shape[:2] == (101, 1056)
-    assert mistakes[..., :3].min() < 0.5  # dark text on the white panel, not an empty figure
+    mistakes = np.asarray(Image.open(io.BytesIO(pngs["mistakes.png"])))
+    assert mistakes.shape[:2] == (108, 1060)
+    assert mistakes[..., :3].min() < 128  # dark text on the white panel, not an empty figure
 
 
 def test_by_letter_records_leave_out_letters_without_test_images() -> None:

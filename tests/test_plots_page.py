@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from helpers import PROJECT, run
 from signlang import LETTERS
-from signlang.evaluation import confusion_records, per_class_metrics
 from signlang.files import json_bytes
+from signlang.metrics import confusion_records, per_class_metrics
 from signlang.plots import by_letter_records, image_plots
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,6 +46,12 @@ def require_browser() -> None:
         pytest.skip(message)
 
 
+DVC_YAML = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))
+PATHS = DVC_YAML["vars"][0]["paths"]  # where dvc.yaml writes each plot's data
+VEGA_PLOTS = sum(isinstance(plot, dict) for plot in DVC_YAML["plots"])  # the others are image folders
+IMAGES = ("examples.png", "predictions.png", "mistakes.png", "least_confident.png")
+
+
 def write_plot_data(repo: Path) -> None:
     """Every kind of plot the project's dvc.yaml declares, from small made-up results."""
     rng = np.random.default_rng(0)
@@ -55,12 +62,13 @@ def write_plot_data(repo: Path) -> None:
         {"epoch": e, "train_loss": 3 / e, "val_loss": 3.2 / e, "val_accuracy": 1 - 1 / (e + 1)} for e in (1, 2, 3)
     ]
     files = {
-        "plots/train/loss.json": json_bytes(epochs),
-        "plots/eval/confusion.json": json_bytes(confusion_records(y_true, y_pred, LETTERS)),
-        "plots/eval/by_letter.json": json_bytes(by_letter_records(per_class_metrics(y_true, y_pred, LETTERS))),
+        PATHS["loss_plot"]: json_bytes(epochs),
+        PATHS["confusion"]: json_bytes(confusion_records(y_true, y_pred, LETTERS)),
+        PATHS["by_letter"]: json_bytes(by_letter_records(per_class_metrics(y_true, y_pred, LETTERS))),
+        PATHS["photos_confusion"]: json_bytes(confusion_records(y_true[::2], y_pred[::2], LETTERS)),
     }
     pngs = image_plots(pixels, y_true, y_pred, rng.random(len(y_true)), LETTERS)
-    files |= {f"plots/eval/images/{name}": png for name, png in pngs.items()}
+    files |= {f"{PATHS['eval_images']}/{name}": png for name, png in pngs.items()}
     for name, content in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_bytes(content)
@@ -82,8 +90,8 @@ def render_page(tmp_path: Path, template: Path) -> Path:
 def render_project_page(tmp_path: Path, template: Path) -> Path:
     """Plain `dvc plots show` in the project itself, on the committed outputs of the real run: the
     project's .dvc/config names ``template`` as plots.html_template, so no flag is needed."""
-    expected = ["plots/train/loss.json", "plots/eval/confusion.json", "plots/eval/by_letter.json"]
-    expected += [f"plots/eval/images/{name}" for name in ("examples.png", "predictions.png", "mistakes.png", "least_confident.png")]
+    expected = [PATHS[name] for name in ("loss_plot", "confusion", "by_letter", "photos_confusion")]
+    expected += [f"{PATHS['eval_images']}/{name}" for name in IMAGES]
     missing = [name for name in expected if not (PROJECT / name).is_file()]
     assert not missing, f"the committed run's plot files are missing: {missing} (run dvc repro)"
     configured = run(PROJECT, sys.executable, "-m", "dvc", "config", "plots.html_template").strip()
@@ -137,11 +145,10 @@ def test_plots_page_draws_every_plot_offline(tmp_path: Path, source: str) -> Non
     report = check_page(render(tmp_path, TEMPLATE))
     assert report["requests"] == [], f"the page asked the network for {report['requests']}"
     assert report["errors"] == [], f"console errors: {report['errors']}"
-    # dvc.yaml: loss, accuracy, two confusion matrices, recall by letter -> 5 vega plots; 4 images
-    assert report["divs"] == 5, report
+    assert report["divs"] == VEGA_PLOTS, report
     assert report["drawn"] == report["divs"], f"only {report['drawn']} of {report['divs']} vega views drew"
     images = report["images"]
-    assert len(images) == 4 and all(image["width"] > 0 for image in images), images
+    assert len(images) == len(IMAGES) and all(image["width"] > 0 for image in images), images
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from PIL import Image
 from signlang import LETTERS
 from signlang.console import main
 from signlang.arrays import load_normalization, load_split
-from signlang.data import prepare, read_dataset_csv
+from signlang.data import prepare
+from signlang.kaggle import read_dataset_csv
 from signlang.model import SignConvNet, save_checkpoint
 from signlang.normalization import Normalization
 from signlang.params import PrepareParams
@@ -58,10 +59,11 @@ def ranked(line: str) -> list[tuple[str, float]]:
 
 
 def test_a_dataset_row_as_png_is_exactly_what_prepare_feeds_the_model(
-    raw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    raw_dir: Path, extra_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir=raw_dir, out_dir=prepared, params=project_params(PrepareParams, "prepare"))
+    prepare(raw_dir=raw_dir, photos_dir=extra_dir, extra_dir=extra_dir, out_dir=prepared,
+            params=project_params(PrepareParams, "prepare"))
     normalization = load_normalization(prepared)
     model = save_model(tmp_path / "model.pt", normalization)
     test_csv = raw_dir / "sign_mnist_test.csv"
@@ -194,7 +196,7 @@ def test_the_console_script_is_installed(tmp_path: Path, model_path: Path) -> No
 
 def modules_loaded_by_predict(*args: str) -> set[str]:
     """Which of the heavy or training-only modules a fresh `signlang predict` process loads."""
-    watched = ("signlang.training", "signlang.augment", "signlang.data", "pandas")
+    watched = ("signlang.training", "signlang.augment", "signlang.data", "signlang.kaggle", "pandas")
     code = (
         "import sys\nfrom signlang.console import main\n"
         f"code = main(['predict', *{list(args)!r}])\n"
@@ -211,7 +213,7 @@ def test_predict_on_images_loads_neither_the_training_loop_nor_pandas(tmp_path: 
     assert modules_loaded_by_predict(str(image), "--model", str(model_path)) == set()
     # the check sees imports: a CSV needs the CSV reader, which brings pandas
     csv = write_csv(tmp_path / "rows.csv", *make_split(1, seed=0))
-    assert modules_loaded_by_predict(str(csv), "--model", str(model_path)) == {"signlang.data", "pandas"}
+    assert modules_loaded_by_predict(str(csv), "--model", str(model_path)) == {"signlang.kaggle", "pandas"}
 
 
 def test_without_model_predict_takes_the_artifact_path_from_dvc_yaml(

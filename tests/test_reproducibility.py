@@ -27,9 +27,9 @@ def restore_determinism() -> Iterator[None]:
 
 
 @pytest.fixture
-def prepared(raw_dir: Path, tmp_path: Path) -> Path:
-    prepare(raw_dir=raw_dir, out_dir=tmp_path / "prepared",
-            params=project_params(PrepareParams, "prepare", val_fraction=0.25))
+def prepared(raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path) -> Path:
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=tmp_path / "prepared",
+            params=project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=2))
     return tmp_path / "prepared"
 
 

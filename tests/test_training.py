@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,21 +14,29 @@ from signlang.errors import SignlangError
 from signlang.model import SignConvNet
 from signlang.normalization import Normalization
 from signlang.params import PrepareParams, TrainParams
-from signlang.training import EpochRecord, fit, is_better, train
+from signlang.training import EpochRecord, fit, is_better, train, training_set
 
 from helpers import make_split, project_params
 
 
-def tensors(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def arrays(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     labels, pixels = make_split(per_class, seed)
-    images = torch.from_numpy(pixels).float().div(255).sub(0.3).div(0.3).reshape(-1, 1, 28, 28)
-    return images, torch.from_numpy(labels)
+    return Normalization(0.3, 0.3).to_model_input(pixels), labels
+
+
+def tensors(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = arrays(per_class, seed)
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+NO_PHOTOS = (np.zeros((0, 1, 28, 28), np.float32), np.zeros(0, np.int64))
 
 
 def test_a_short_run_on_tiny_data_lowers_the_loss() -> None:
     torch.manual_seed(0)
     params = project_params(TrainParams, "train", epochs=4, batch_size=16, lr=3e-3, seed=0, device="cpu")
-    result = fit(SignConvNet(), tensors(24, seed=1), tensors(6, seed=2), params, Normalization(0.3, 0.3))
+    data = training_set(arrays(24, seed=1), NO_PHOTOS, NO_PHOTOS, params, torch.device("cpu"))
+    result = fit(SignConvNet(), data, tensors(6, seed=2), params, Normalization(0.3, 0.3))
     losses = [record.train_loss for record in result.history]
     assert losses[-1] < 0.5 * losses[0], losses
     assert result.best.val_accuracy == 1.0
@@ -48,9 +58,12 @@ def test_cuda_without_a_gpu_is_an_error() -> None:
     assert select_device("auto").type == "cpu"
 
 
-def test_train_stage_writes_model_metrics_and_curves(raw_dir: Path, tmp_path: Path) -> None:
+def test_train_stage_writes_model_metrics_and_curves(
+    raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path
+) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir=raw_dir, out_dir=prepared, params=project_params(PrepareParams, "prepare", val_fraction=0.25))
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=prepared,
+            params=project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=2))
     out = tmp_path / "out"
     params = project_params(TrainParams, "train", epochs=2, batch_size=32, seed=0, device="cpu")
     train(prepared_dir=prepared, model=out / "model.pt", metrics=out / "train.json", loss_plot=out / "loss.json",
@@ -64,3 +77,23 @@ def test_train_stage_writes_model_metrics_and_curves(raw_dir: Path, tmp_path: Pa
     timing = json.loads((out / "time.json").read_text())
     assert timing["seconds_per_epoch"] > 0 and len(timing["epoch_seconds"]) == 2
     assert (out / "model.pt").stat().st_size > 400_000
+
+
+def test_an_epoch_draws_photo_share_crops_and_weighs_your_photos() -> None:
+    kaggle = (np.zeros((700, 1, 28, 28), np.float32), np.zeros(700, np.int64))
+    photos = (np.zeros((50, 1, 28, 28), np.float32), np.ones(50, np.int64))
+    extra = (np.zeros((5, 1, 28, 28), np.float32), np.full(5, 2, np.int64))
+    params = project_params(TrainParams, "train", photo_share=0.3, extra_weight=10.0)
+    data = training_set(kaggle, photos, extra, params, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    orders = [data.epoch_order(generator) for _ in range(20)]
+    assert all(len(order) == 1000 for order in orders)  # 700 Kaggle images and 300 crops: 30% crops
+    assert all(sorted(order[order < 700].tolist()) == list(range(700)) for order in orders)  # each Kaggle image once
+    labels = torch.cat([data.labels[order] for order in orders])
+    per_photo = (labels == 1).sum().item() / 50
+    per_extra = (labels == 2).sum().item() / 5
+    assert 7 < per_extra / per_photo < 14  # extra_weight 10
+
+    only_kaggle = training_set(kaggle, photos, extra, dataclasses.replace(params, photo_share=0.0), torch.device("cpu"))
+    order = only_kaggle.epoch_order(torch.Generator().manual_seed(0))
+    assert sorted(order.tolist()) == list(range(700))

@@ -1,4 +1,5 @@
-"""The ``signlang`` console script (``signlang predict FILES...``); no pipeline stage imports it."""
+"""The ``signlang`` console script (``signlang predict FILES...``, ``signlang demo``, ``signlang sweep``); no
+pipeline stage imports it."""
 
 from __future__ import annotations
 
@@ -11,21 +12,50 @@ from pathlib import Path
 from signlang.device import select_device
 from signlang.errors import SignlangError
 from signlang.model import load_checkpoint
+from signlang.framing import Box
 from signlang.params import DEVICES
-from signlang.predict import predict_files
+from signlang.predict import AUTO, NO_FRAME, Framing, predict_files
 
 MODEL_ARTIFACT = "signlang-cnn"  # the model's name in dvc.yaml's artifacts section
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``signlang`` console script: ``signlang predict FILES...``."""
+    """The ``signlang`` console script: ``predict``, ``demo`` and ``sweep``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:  # its own parser (docs/sweeps.md); imported here, so predict loads no DVC
+        from signlang.sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return run_demo(args.dir, args.port, args.open)
+    how = Framing(find_hand=False, box=args.box) if args.box else NO_FRAME if args.no_frame else AUTO
+    try:
+        return run_predict(args.files, args.model, args.top, args.json, args.device, how)
+    except BrokenPipeError:  # `signlang predict ... | head`: stop quietly, as the Python docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signlang", description="Sign Language MNIST letters from a trained model.")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_predict_command(commands)
+    add_demo_command(commands)
+    commands.add_parser(  # listed for `signlang -h`; main hands `signlang sweep ...` to signlang.sweep
+        "sweep", add_help=False,
+        help="run a grid of DVC experiments over several machines, and gather them (docs/sweeps.md)",
+    )
+    return parser
+
+
+def add_predict_command(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
         "predict",
         help="print the most likely letters for images or dataset-format CSVs",
         description="Print the most likely letters for each image (PNG, JPEG, ...; any size, colour or "
-        "grayscale) and each row of a CSV in the dataset's format (label,pixel1,...,pixel784; .csv or .csv.gz).",
+        "grayscale), framed around the hand MediaPipe finds in it, and for each row of a CSV in the dataset's "
+        "format (label,pixel1,...,pixel784; .csv or .csv.gz).",
     )
     predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
     predict.add_argument(
@@ -34,12 +64,47 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--top", type=positive_int, default=1, metavar="K", help="the K most likely letters")
     predict.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     predict.add_argument("--device", choices=DEVICES, default="cpu", help="default: %(default)s")
-    args = parser.parse_args(argv)
+    framing = predict.add_mutually_exclusive_group()
+    framing.add_argument(
+        "--box", type=box_argument, metavar="X0,Y0,X1,Y1",
+        help="the hand's box in pixels (of every image given), framed as a found hand is; no search",
+    )
+    framing.add_argument(
+        "--no-frame", action="store_true", help="do not look for the hand: take the centre square of each image"
+    )
+
+
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="serve the demo page (make demo builds it) on 127.0.0.1, for browsers that allow the camera only there",
+        description="Serve the demo page, demo/index.html, on http://127.0.0.1:PORT (this computer only) until "
+        "Ctrl+C. The page also works opened straight from disk, but some browsers allow the camera only on "
+        "https:// and http://localhost pages.",
+    )
+    demo.add_argument(
+        "--dir", type=Path, default=Path("demo"), help="the folder holding index.html; default: %(default)s"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="0 for any free port; default: %(default)s")
+    demo.add_argument("--open", action="store_true", help="also open the page in the default browser")
+
+
+def run_demo(directory: Path, port: int, open_browser: bool) -> int:
+    """`signlang demo`: serve the page until Ctrl+C; a missing page or a taken port is one line, exit code 1."""
+    from signlang.demo import serve  # http.server: only for this command
+
     try:
-        return run_predict(args.files, args.model, args.top, args.json, args.device)
-    except BrokenPipeError:  # `signlang predict ... | head`: stop quietly, as the Python docs advise
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return serve(directory, port, open_browser)
+    except SignlangError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def box_argument(text: str) -> Box:
+    try:
+        return Box.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_int(text: str) -> int:
@@ -65,7 +130,9 @@ def default_model_path() -> Path:
     raise SignlangError(f"no --model given, and no dvc.yaml here declares the artifact {MODEL_ARTIFACT}")
 
 
-def run_predict(files: list[Path], model_path: Path | None, top: int, as_json: bool, device_name: str) -> int:
+def run_predict(
+    files: list[Path], model_path: Path | None, top: int, as_json: bool, device_name: str, framing: Framing
+) -> int:
     """Predict and print; exit code 0 if every file was answered, 1 if any (or the model) failed."""
     try:
         model_path = model_path or default_model_path()
@@ -73,7 +140,7 @@ def run_predict(files: list[Path], model_path: Path | None, top: int, as_json: b
     except SignlangError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    report = predict_files(files, loaded, top)
+    report = predict_files(files, loaded, top, framing)
     for _, why in report.errors:
         print(f"error: {why}", file=sys.stderr)
     if as_json:

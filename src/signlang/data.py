@@ -1,189 +1,29 @@
-"""The prepare stage: Kaggle CSVs in, validated, split and normalized arrays out."""
+"""The prepare stage: the Kaggle CSVs and the photo folders in; validated, split, framed and normalized
+arrays out."""
 
 from __future__ import annotations
 
-import gzip
 import logging
+import multiprocessing
+import os
 import zlib
-from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any
 
 import numpy as np
-import pandas as pd
 
-from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
+from signlang import IMAGE_SIZE, LETTERS
 from signlang.arrays import write_normalization, write_split
 from signlang.errors import SignlangError
 from signlang.files import staged_outputs
+from signlang.framing import Box, HandFinder, center_square, frame_pixels, read_photo, square_around
+from signlang.kaggle import RAW_FILES, file_line, find_raw_csv, read_dataset_csv
 from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
+from signlang.photos import Photo, read_photo_folder
 
 log = logging.getLogger(__name__)
-
-NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-HEADER: tuple[str, ...] = ("label", *(f"pixel{i}" for i in range(1, NUM_PIXELS + 1)))
-RAW_FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
-
-
-def find_raw_csv(raw_dir: Path, name: str) -> Path:
-    """The plain or gzip'd CSV called ``name`` in ``raw_dir``; exactly one of the two must exist."""
-    found = [path for path in (raw_dir / name, raw_dir / f"{name}.gz") if path.is_file()]
-    if not found:
-        raise SignlangError(
-            f"{raw_dir / name}: not found (nor {name}.gz); put the Kaggle files sign_mnist_train.csv and "
-            f"sign_mnist_test.csv in {raw_dir}/ (see README, 'Get the data')"
-        )
-    if len(found) > 1:
-        raise SignlangError(f"{raw_dir}: both {name} and {name}.gz are present; keep one")
-    return found[0]
-
-
-def read_dataset_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read and validate one Kaggle CSV: returns pixels (N, 784) uint8 and labels (N,) int64.
-
-    A valid file parses into int64 columns, which then only need a range check (asking pandas for
-    uint8 directly takes about 1.9x as long with pandas 3.1: benchmarks/speed.py); any other column
-    type (a fraction, text, an empty cell, a repeated header) sends the frame to the slower checks
-    that find the first bad cell."""
-    frame = _read_frame(path, na_filter=False)  # no NA scan: 15% faster; an empty cell stays ''
-    _check_header(path, list(frame.columns))
-    if frame.empty:
-        raise SignlangError(f"{path}: line 2: no data rows, only the header")
-    _check_line_endings(path)
-    if not all(dtype == np.int64 for dtype in frame.dtypes):
-        frame = _check_cells(path, frame)
-    values = frame.to_numpy(dtype=np.int64)
-    labels, pixels = values[:, 0], values[:, 1:]
-    _check_range(path, labels[:, None], 0, NUM_CLASSES - 1, column_offset=0)
-    _check_range(path, pixels, 0, 255, column_offset=1)
-    return pixels.astype(np.uint8), labels.copy()
-
-
-def _check_line_endings(path: Path) -> None:
-    """All CRLF or all LF: pandas would take a mix silently, but it means the file was spliced."""
-    carriage_returns = sum(_count_byte(chunk, "\r") for chunk in _byte_chunks(path))
-    if carriage_returns == 0:  # all LF, as Kaggle ships the files: one pass
-        return
-    if carriage_returns == sum(_count_byte(chunk, "\n") for chunk in _byte_chunks(path)):
-        return
-    with open_raw(path, "rb") as handle:
-        first = handle.readline().endswith(b"\r\n")
-        for number, line in enumerate(handle, start=2):
-            if line.endswith(b"\n") and line.endswith(b"\r\n") != first:
-                got, expected = ("CRLF", "LF") if not first else ("LF", "CRLF")
-                raise SignlangError(
-                    f"{path}: line {number}: ends in {got}, but line 1 ends in {expected}; use one line ending"
-                )
-    raise SignlangError(f"{path}: mixes CR, LF and CRLF line endings; use one line ending")
-
-
-def _count_byte(chunk: np.ndarray, byte: str) -> int:
-    return int(np.count_nonzero(chunk == ord(byte)))  # numpy counts bytes 2x faster than bytes.count
-
-
-def _byte_chunks(path: Path) -> Iterator[np.ndarray]:
-    """The file's bytes as uint8 arrays: a plain file memory-mapped whole, a gzip'd one 16 MiB at a time."""
-    if path.suffix == ".gz":
-        with open_raw(path, "rb") as handle:
-            while chunk := handle.read(1 << 24):
-                yield np.frombuffer(chunk, dtype=np.uint8)
-    else:
-        yield np.memmap(path, dtype=np.uint8, mode="r")
-
-
-def _check_cells(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Name the first cell that is not an integer, or a repeated header row; else return it all numeric."""
-    labels = frame[HEADER[0]]
-    if not pd.api.types.is_integer_dtype(labels.dtype):
-        repeats = np.flatnonzero(labels.astype(str).str.strip().to_numpy() == HEADER[0])
-        if len(repeats):
-            raise SignlangError(f"{path}: line {file_line(path, int(repeats[0]))}: the header row is repeated")
-    _check_integers(path, frame)
-    return frame.apply(pd.to_numeric)  # integers written as '7.0', or with spaces around them
-
-
-def open_raw(path: Path, mode: str, **options: Any) -> IO[Any]:
-    """Open a raw CSV, decompressing it on the fly where it ends in .gz."""
-    return (gzip.open if path.suffix == ".gz" else open)(path, mode, **options)
-
-
-def _read_frame(path: Path, **options: Any) -> pd.DataFrame:
-    try:
-        # pandas' defaults are fast (low_memory=False or skip_blank_lines=False cost 40%); blank
-        # lines are skipped, and error messages map rows back to file lines
-        return pd.read_csv(path, encoding="utf-8-sig", **options)
-    except FileNotFoundError as error:
-        raise SignlangError(f"{path}: not found") from error
-    except pd.errors.EmptyDataError as error:
-        message = f"{path}: line 1: file is empty, expected the header 'label,pixel1,...,pixel784'"
-        raise SignlangError(message) from error
-    except pd.errors.ParserError as error:
-        detail = str(error).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
-        raise SignlangError(f"{path}: malformed CSV: {detail} (expected {len(HEADER)} fields)") from error
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise SignlangError(f"{path}: corrupt or truncated gzip data ({error})") from error
-    except UnicodeDecodeError as error:
-        raise SignlangError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
-
-
-def _check_header(path: Path, columns: list[str]) -> None:
-    if len(columns) != len(HEADER):
-        raise SignlangError(
-            f"{path}: line 1: header has {len(columns)} columns, expected {len(HEADER)} "
-            "(label,pixel1,...,pixel784)"
-        )
-    for index, (got, expected) in enumerate(zip(columns, HEADER, strict=True)):
-        if got != expected:
-            raise SignlangError(f"{path}: line 1: column {index + 1} is named {got!r}, expected {expected!r}")
-
-
-def _check_integers(path: Path, frame: pd.DataFrame) -> None:
-    """Every cell must be an integer; name the first one that is not (top to bottom, left to right)."""
-    first: tuple[int, int] | None = None
-    for col_index, name in enumerate(frame.columns):
-        column = frame[name]
-        if pd.api.types.is_integer_dtype(column.dtype):
-            continue
-        numeric = pd.to_numeric(column, errors="coerce")
-        bad = numeric.isna().to_numpy() | (numeric.to_numpy() != np.round(numeric.to_numpy()))
-        row = int(np.argmax(bad))
-        if bad[row] and (first is None or row < first[0]):
-            first = (row, col_index)
-    if first is not None:
-        row, col_index = first
-        cell = frame.iat[row, col_index]
-        if isinstance(cell, np.generic):
-            cell = cell.item()  # 1.5, not np.float64(1.5)
-        shown = "an empty cell" if pd.isna(cell) or cell == "" else repr(cell)
-        raise SignlangError(
-            f"{path}: line {file_line(path, row)}, column {frame.columns[col_index]!r}: "
-            f"expected an integer, got {shown}"
-        )
-
-
-def _check_range(path: Path, values: np.ndarray, low: int, high: int, column_offset: int) -> None:
-    if values.min() >= low and values.max() <= high:
-        return
-    bad = (values < low) | (values > high)
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise SignlangError(
-            f"{path}: line {file_line(path, row)}, column {HEADER[col + column_offset]!r}: "
-            f"expected an integer in {low}..{high}, got {values[row, col]}"
-        )
-
-
-def file_line(path: Path, row: int) -> int:
-    """The 1-based line of data row ``row`` (0-based) in the file, counting the blank lines pandas skips."""
-    with open_raw(path, "rt", encoding="utf-8-sig", newline="") as handle:
-        non_blank = 0  # the header is the first non-blank line, data row 0 the second
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                if non_blank == row + 1:
-                    return number
-                non_blank += 1
-    return row + 2
+PARALLEL_FROM = 64  # photos: fewer are framed in this process (starting workers takes a few seconds)
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,8 +38,11 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def prepare(*, raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str, int]:
-    """Validate both CSVs, split val off train, normalize, and write the arrays. Returns split sizes."""
+def prepare(
+    *, raw_dir: Path, photos_dir: Path, extra_dir: Path, out_dir: Path, params: PrepareParams
+) -> dict[str, int]:
+    """Validate both CSVs and both photo folders, split val off the Kaggle train CSV, frame the photos,
+    normalize, and write the arrays. Returns the size of each split."""
     train_csv, test_csv = (find_raw_csv(raw_dir, RAW_FILES[split]) for split in ("train", "test"))
     train_pixels, train_labels = read_dataset_csv(train_csv)
     test_pixels, test_labels = read_dataset_csv(test_csv)
@@ -209,11 +52,14 @@ def prepare(*, raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str,
             f"{train_csv}: lines 2-{file_line(train_csv, len(train_labels) - 1)}: every row has label "
             f"{train_labels[0]} ({letter}); training needs at least two letters"
         )
+    photos, extra = read_photo_folder(photos_dir), read_photo_folder(extra_dir)
     train_index, val_index = stratified_split(train_labels, params.val_fraction, params.seed)
     splits = {
         "train": (train_pixels[train_index], train_labels[train_index]),
         "val": (train_pixels[val_index], train_labels[val_index]),
         "test": (test_pixels, test_labels),
+        "photos": photo_crops(photos, params),
+        "extra": photo_crops(extra, params),
     }
     normalization = fit_normalization(splits["train"][0])
     with staged_outputs() as outputs:
@@ -223,3 +69,50 @@ def prepare(*, raw_dir: Path, out_dir: Path, params: PrepareParams) -> dict[str,
     sizes = {split: len(labels) for split, (_, labels) in splits.items()}
     log.info("prepared %s, normalization mean %.4f std %.4f", sizes, normalization.mean, normalization.std)
     return sizes
+
+
+def photo_crops(
+    photos: list[Photo], params: PrepareParams, workers: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``params.photo_crops`` framed 28x28 crops of each photo, (N * crops, 784) uint8, and their labels.
+
+    The first crop is the square `signlang predict` takes around the hand MediaPipe finds; where it
+    finds none, the labelled box stands in (or, without one, the centre square). The other crops move
+    and resize that square at random (``crop_shift``, ``crop_scale``), within the photo, as a detector
+    that frames a little off would; each photo's draws are seeded by ``params.seed`` and its name, so a
+    photo's crops do not depend on the other photos, nor on how many processes frame them (one per CPU)."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(photos) < PARALLEL_FROM:
+        crops = [_frame_photo(photo, params) for photo in photos]
+    else:
+        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch or MediaPipe state
+        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+            crops = list(pool.map(_frame_photo, photos, [params] * len(photos), chunksize=16))
+    pixels = np.concatenate(crops) if crops else np.zeros((0, IMAGE_SIZE * IMAGE_SIZE), dtype=np.uint8)
+    labels = np.repeat(np.array([photo.label for photo in photos], dtype=np.int64), params.photo_crops)
+    log.info("framed %d crops of %d photos", len(labels), len(photos))
+    return pixels, labels
+
+
+_finder: HandFinder | None = None  # one per process, kept for the process's next photos
+
+
+def _frame_photo(photo: Photo, params: PrepareParams) -> np.ndarray:
+    global _finder
+    _finder = _finder or HandFinder()
+    image = read_photo(photo.path)
+    hand = _finder.find(image) or photo.box
+    square = square_around(hand, image.size) if hand else center_square(image.size)
+    rng = np.random.default_rng([params.seed, zlib.crc32(photo.name.encode("utf-8"))])
+    boxes = [square] + [jittered(square, image.size, params.crop_scale, params.crop_shift, rng)
+                        for _ in range(params.photo_crops - 1)]
+    return np.stack([frame_pixels(image, box) for box in boxes])
+
+
+def jittered(square: Box, size: tuple[int, int], scale: float, shift: float, rng: np.random.Generator) -> Box:
+    """``square`` resized by a factor in [1 - scale, 1 + scale] and moved by up to ``shift`` of its side
+    on each axis, kept inside the image."""
+    factor, dx, dy = rng.uniform(-1.0, 1.0, size=3) * (scale, shift, shift)
+    side = square.width * (1.0 + factor)
+    cx, cy = (square.x0 + square.x1) / 2 + dx * square.width, (square.y0 + square.y1) / 2 + dy * square.width
+    return square_around(Box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), size, margin=0.0)

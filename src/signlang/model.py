@@ -14,7 +14,8 @@ from signlang.errors import SignlangError
 from signlang.files import Writer, write_atomic
 from signlang.normalization import Normalization
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2 added mirror_average
+READABLE_FORMATS = (1, 2)
 
 
 def conv_block(in_channels: int, out_channels: int, pool: bool = False, dropout: float = 0.0) -> nn.Sequential:
@@ -32,11 +33,18 @@ def conv_block(in_channels: int, out_channels: int, pool: bool = False, dropout:
 
 
 class SignConvNet(nn.Module):
-    """Three conv blocks and one linear layer; output index i is letter i (A=0 ... Z=25)."""
+    """Three conv blocks and one linear layer; output index i is letter i (A=0 ... Z=25).
 
-    def __init__(self, in_channels: int = 1, num_classes: int = NUM_CLASSES, dropout: float = 0.5) -> None:
+    With ``mirror_average`` (a model trained on mirrored images too: a left hand's letter is the mirror
+    image of a right hand's), inference answers for the image and its mirror image at once: the mean of
+    the two logits. Training sees single images; the parameters are the same either way."""
+
+    def __init__(
+        self, in_channels: int = 1, num_classes: int = NUM_CLASSES, dropout: float = 0.5, mirror_average: bool = False
+    ) -> None:
         super().__init__()
         self.dropout = dropout
+        self.mirror_average = mirror_average
         self.conv1 = conv_block(in_channels, 16)
         self.conv2 = conv_block(16, 32, pool=True)
         self.conv3 = conv_block(32, 64, pool=True, dropout=dropout)
@@ -44,6 +52,11 @@ class SignConvNet(nn.Module):
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, num_classes))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.mirror_average and not self.training:
+            return (self.logits(images) + self.logits(images.flip(-1))) / 2  # (B, num_classes)
+        return self.logits(images)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
         x = self.conv1(images)  # (B, 16, 28, 28)
         x = self.conv2(x)  # (B, 32, 14, 14)
         x = self.conv3(x)  # (B, 64, 7, 7)
@@ -90,6 +103,7 @@ def make_checkpoint(model: SignConvNet, normalization: Normalization) -> dict[st
         "architecture": "SignConvNet",
         "num_classes": model.fc[-1].out_features,
         "dropout": model.dropout,
+        "mirror_average": model.mirror_average,
         "classes": list(LETTERS),
         "image_size": IMAGE_SIZE,
         "normalization": normalization.to_dict(),
@@ -111,9 +125,13 @@ def load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
         raise SignlangError(f"{path}: checkpoint not found; run 'dvc repro' to train one") from error
     except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
         raise SignlangError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") not in READABLE_FORMATS:
         raise SignlangError(f"{path}: not a signlang checkpoint (expected format {CHECKPOINT_FORMAT})")
-    model = SignConvNet(num_classes=checkpoint["num_classes"], dropout=checkpoint["dropout"])
+    model = SignConvNet(
+        num_classes=checkpoint["num_classes"],
+        dropout=checkpoint["dropout"],
+        mirror_average=checkpoint.get("mirror_average", False),  # format 1 had none
+    )
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device, memory_format=torch.channels_last).eval()
     normalization = Normalization(**checkpoint["normalization"])

@@ -20,11 +20,17 @@ SCHEDULES = ("constant", "onecycle", "cosine")
 @dataclass(frozen=True)
 class PrepareParams:
     val_fraction: float
-    seed: int
+    seed: int  # the train/val split and the photo crops' jitter
+    photo_crops: int  # framed crops per photo: the first as `signlang predict` frames it, the rest jittered
+    crop_scale: float  # jitter of the square's side: a factor in [1 - crop_scale, 1 + crop_scale]
+    crop_shift: float  # jitter of its centre, each axis: a fraction of the side in [-crop_shift, crop_shift]
 
     def check(self) -> None:
         _require(0.0 < self.val_fraction < 1.0, "prepare.val_fraction", "a number in (0, 1)", self.val_fraction)
         _require(self.seed >= 0, "prepare.seed", "an integer >= 0", self.seed)
+        _require(self.photo_crops >= 1, "prepare.photo_crops", "an integer >= 1", self.photo_crops)
+        _require(0.0 <= self.crop_scale < 1.0, "prepare.crop_scale", "a number in [0, 1)", self.crop_scale)
+        _require(0.0 <= self.crop_shift < 1.0, "prepare.crop_shift", "a number in [0, 1)", self.crop_shift)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class AugmentParams:
     """Per-image random augmentation; each value is the half-width of a uniform range."""
 
     enabled: bool
+    mirror: bool  # flip left-right with probability 1/2: a left hand's letter is the right hand's mirrored
     rotation: float  # degrees: angle in [-rotation, rotation]
     translation: float  # fraction of the image size, each axis
     scale: float  # zoom factor in [1 - scale, 1 + scale]
@@ -57,6 +64,8 @@ class TrainParams:
     schedule: str
     weight_decay: float
     label_smoothing: float
+    photo_share: float  # share of each epoch's images that are photo crops, beside every Kaggle image; 0: none
+    extra_weight: float  # a photo of yours (data/extra) is drawn this many times as often as another photo
     augment: AugmentParams
 
     def check(self) -> None:
@@ -68,9 +77,12 @@ class TrainParams:
         _require(self.schedule in SCHEDULES, "train.schedule", " or ".join(SCHEDULES), self.schedule)
         _require(self.weight_decay >= 0.0, "train.weight_decay", "a number >= 0", self.weight_decay)
         _require(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "a number in [0, 1)", self.label_smoothing)
+        _require(0.0 <= self.photo_share < 1.0, "train.photo_share", "a number in [0, 1)", self.photo_share)
+        _require(self.extra_weight > 0.0, "train.extra_weight", "a number > 0", self.extra_weight)
 
 
 P = TypeVar("P", PrepareParams, TrainParams, AugmentParams)
+SECTIONS: dict[str, type] = {"prepare": PrepareParams, "train": TrainParams}  # params.yaml's sections
 
 
 def load_params(path: Path, section: str, cls: type[P]) -> P:

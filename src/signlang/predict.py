@@ -1,4 +1,10 @@
-"""`signlang predict`: letters for image files or dataset-format CSVs, from a trained checkpoint."""
+"""`signlang predict`: letters for image files or dataset-format CSVs, from a trained checkpoint.
+
+An image is framed as the dataset frames a hand (``signlang.framing``): by default around the hand
+that MediaPipe finds, else around a box given with ``--box``, else (``--no-frame``, or no hand found)
+the centre square; then 28x28 grayscale and the checkpoint's normalization. The evaluate stage scores
+the development photos through ``predict_files``, the code path of this command.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,35 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from signlang import IMAGE_SIZE
 from signlang.errors import SignlangError
+from signlang.framing import Box, HandFinder, center_square, frame_pixels, read_photo, square_around
 from signlang.model import LoadedModel, predict_logits
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
-BACKGROUND = 255  # transparent pixels become white, as the background of the dataset's photos is light
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How to frame an image: around the hand found in it (``find_hand``), around a given hand box
+    (``box``), or neither: the centre square, also where no hand is found."""
+
+    find_hand: bool
+    box: Box | None = None
+
+
+AUTO = Framing(find_hand=True)
+NO_FRAME = Framing(find_hand=False)
+
+
+@dataclass(frozen=True)
+class Framed:
+    """An image's 28x28 pixels, the square they were cut from, and how that square was chosen."""
+
+    pixels: np.ndarray  # (784,) uint8
+    square: Box
+    how: str  # "hand" (found), "box" (given), "centre"
 
 
 @dataclass(frozen=True)
@@ -25,11 +52,15 @@ class Prediction:
     letters: tuple[str, ...]
     probabilities: tuple[float, ...]
     label: str | None = None  # the CSV's own label, where the input has one
+    frame: Framed | None = None  # images only
 
     def to_dict(self) -> dict[str, object]:
         pairs = zip(self.letters, self.probabilities)
         predictions = [{"letter": letter, "probability": probability} for letter, probability in pairs]
-        return {"input": self.input, **({"label": self.label} if self.label else {}), "predictions": predictions}
+        extra: dict[str, object] = {"label": self.label} if self.label else {}
+        if self.frame is not None:
+            extra["frame"] = {"how": self.frame.how, "square": [round(v, 2) for v in self.frame.square.as_tuple()]}
+        return {"input": self.input, **extra, "predictions": predictions}
 
     def line(self) -> str:
         pairs = zip(self.letters, self.probabilities)
@@ -47,64 +78,63 @@ def is_csv(path: Path) -> bool:
     return path.name.lower().endswith(CSV_SUFFIXES)
 
 
-def image_pixels(path: Path) -> np.ndarray:
-    """Any PNG/JPEG (any size, RGB, grayscale, palette, with or without alpha) -> (784,) uint8.
-
-    The image is turned upright by its EXIF orientation, flattened onto white where transparent,
-    converted to grayscale (ITU-R 601 luma, as Pillow's "L"), center-cropped to a square and
-    resized to 28x28 with a Lanczos filter; a 28x28 grayscale image comes out unchanged."""
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except FileNotFoundError as error:
-        raise SignlangError(f"{path}: not found") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise SignlangError(f"{path}: not a readable image ({str(error).splitlines()[0]})") from error
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.new("RGBA", rgba.size, (BACKGROUND,) * 3 + (255,))
-        image.alpha_composite(rgba)
-    gray = image.convert("L")
-    if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
-        gray = ImageOps.fit(gray, (IMAGE_SIZE, IMAGE_SIZE), method=Image.Resampling.LANCZOS)
-    return np.asarray(gray, dtype=np.uint8).reshape(-1)
+def frame_image(path: Path, framing: Framing, finder: HandFinder) -> Framed:
+    """Any PNG/JPEG (any size, RGB, grayscale, palette, with or without alpha), framed as ``framing``
+    says. An image no larger than 28x28 is taken as already framed: its centre square, unsearched."""
+    image = read_photo(path)
+    hand, how = framing.box, "box"
+    if hand is None and framing.find_hand and min(image.size) > IMAGE_SIZE:
+        hand, how = finder.find(image), "hand"
+    square = square_around(hand, image.size) if hand else center_square(image.size)
+    return Framed(frame_pixels(image, square), square, how if hand else "centre")
 
 
-def read_inputs(path: Path) -> tuple[list[str], np.ndarray, list[int | None]]:
-    """Names, (N, 784) uint8 pixels and labels (CSV only) of the inputs in one file."""
+def image_pixels(path: Path, framing: Framing = NO_FRAME) -> np.ndarray:
+    """(784,) uint8 pixels of one image, framed as ``framing`` says."""
+    with HandFinder() as finder:
+        return frame_image(path, framing, finder).pixels
+
+
+def read_inputs(
+    path: Path, framing: Framing, finder: HandFinder
+) -> tuple[list[str], np.ndarray, list[int | None], list[Framed | None]]:
+    """Names, (N, 784) uint8 pixels, labels (CSV only) and frames (images only) of the inputs in one file."""
     if is_csv(path):
-        from signlang.data import read_dataset_csv  # pandas and the CSV checks: only when a CSV is given
+        from signlang.kaggle import read_dataset_csv  # pandas and the CSV checks: only when a CSV is given
 
         pixels, labels = read_dataset_csv(path)
         names = [f"{path}:{row}" for row in range(1, len(labels) + 1)]  # data rows, counted from 1
-        return names, pixels, labels.tolist()
-    return [str(path)], image_pixels(path)[None, :], [None]
+        return names, pixels, labels.tolist(), [None] * len(labels)
+    framed = frame_image(path, framing, finder)
+    return [str(path)], framed.pixels[None, :], [None], [framed]
 
 
-def predict_files(paths: list[Path], loaded: LoadedModel, top: int) -> Report:
+def predict_files(paths: list[Path], loaded: LoadedModel, top: int, framing: Framing = AUTO) -> Report:
     """Read every file (a bad one is reported, the others still answered), then predict in batches."""
     report = Report()
     names: list[str] = []
     labels: list[str | None] = []
+    frames: list[Framed | None] = []
     parts: list[np.ndarray] = []
-    for path in paths:
-        try:
-            file_names, pixels, file_labels = read_inputs(path)
-        except SignlangError as error:
-            report.errors.append((str(path), str(error)))
-            continue
-        names += file_names
-        labels += [None if label is None else loaded.classes[label] for label in file_labels]
-        parts.append(pixels)
+    with HandFinder() as finder:
+        for path in paths:
+            try:
+                file_names, pixels, file_labels, file_frames = read_inputs(path, framing, finder)
+            except SignlangError as error:
+                report.errors.append((str(path), str(error)))
+                continue
+            names += file_names
+            labels += [None if label is None else loaded.classes[label] for label in file_labels]
+            frames += file_frames
+            parts.append(pixels)
     if not parts:
         return report
     probabilities = class_probabilities(loaded, np.concatenate(parts))
     top = min(top, probabilities.shape[1])
     values, indices = probabilities.topk(top, dim=1)
-    for name, label, row_values, row_indices in zip(names, labels, values.tolist(), indices.tolist()):
+    for name, label, frame, row_values, row_indices in zip(names, labels, frames, values.tolist(), indices.tolist()):
         letters = tuple(loaded.classes[i] for i in row_indices)
-        report.predictions.append(Prediction(name, letters, tuple(row_values), label))
+        report.predictions.append(Prediction(name, letters, tuple(row_values), label, frame))
     return report
 
 

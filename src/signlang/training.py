@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,15 +77,18 @@ class Optimization:
     scheduler: torch.optim.lr_scheduler.LRScheduler | None  # stepped once per batch
     scaler: torch.amp.GradScaler
     criterion: nn.Module
-    augment: Callable[[torch.Tensor], torch.Tensor]
+    augment: BatchAugmenter
 
 
 def build_optimization(
-    model: nn.Module, params: TrainParams, steps_per_epoch: int, augment: Callable[[torch.Tensor], torch.Tensor]
+    model: nn.Module, params: TrainParams, steps_per_epoch: int, augment: BatchAugmenter
 ) -> Optimization:
-    """AdamW (plain Adam when weight_decay is 0), the learning-rate schedule, loss and grad scaler."""
+    """AdamW (plain Adam when weight_decay is 0; one fused kernel on CUDA), the learning-rate schedule,
+    loss and grad scaler."""
     device_type = next(model.parameters()).device.type
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=params.lr, weight_decay=params.weight_decay, fused=device_type == "cuda"
+    )
     total_steps = params.epochs * steps_per_epoch
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     if params.schedule == "onecycle":
@@ -103,18 +105,60 @@ def build_optimization(
     )
 
 
+@dataclass
+class TrainingSet:
+    """What the epochs draw from: the first ``kaggle`` rows are the Kaggle train split, the rest photo crops.
+    An epoch is every Kaggle image once and ``photo_draws`` photo crops, each drawn as often as its
+    weight (with replacement), shuffled together."""
+
+    images: torch.Tensor  # (N, 1, 28, 28) on the training device
+    labels: torch.Tensor  # (N,)
+    kaggle: int
+    photo_weights: torch.Tensor  # (N - kaggle,) on the CPU
+    photo_draws: int
+
+    def __len__(self) -> int:
+        return self.kaggle + self.photo_draws
+
+    def epoch_order(self, generator: torch.Generator) -> torch.Tensor:
+        """The row of each image of the epoch, shuffled."""
+        if self.photo_draws == 0:
+            return torch.randperm(self.kaggle, generator=generator)
+        photos = torch.multinomial(self.photo_weights, self.photo_draws, replacement=True, generator=generator)
+        rows = torch.cat([torch.arange(self.kaggle), self.kaggle + photos])
+        return rows[torch.randperm(len(rows), generator=generator)]
+
+
+Split = tuple[np.ndarray, np.ndarray]  # images (N, 1, 28, 28) float32, labels (N,) int64
+
+
+def training_set(kaggle: Split, photos: Split, extra: Split, params: TrainParams, device: torch.device) -> TrainingSet:
+    """The Kaggle train split, and the crops of the photos and of your own photos (data/extra), on the
+    device; ``photo_share`` of each epoch's images are crops, and each of yours is drawn ``extra_weight``
+    times as often as another."""
+    images, labels = to_device(
+        np.concatenate([kaggle[0], photos[0], extra[0]]), np.concatenate([kaggle[1], photos[1], extra[1]]),
+        device=device,
+    )
+    weights = torch.cat([torch.ones(len(photos[1])), torch.full((len(extra[1]),), params.extra_weight)])
+    share = params.photo_share if len(weights) else 0.0
+    draws = round(share / (1.0 - share) * len(kaggle[1]))  # so that crops are `share` of the epoch
+    return TrainingSet(images, labels, kaggle=len(kaggle[1]), photo_weights=weights, photo_draws=draws)
+
+
 def train_one_epoch(
     model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    data: TrainingSet,
     opt: Optimization,
     params: TrainParams,
     generator: torch.Generator,
     description: str,
 ) -> float:
-    """One pass over a fresh permutation of the training set; returns the mean loss per image."""
+    """One pass over a fresh draw of the training set; returns the mean loss per image."""
     model.train()
-    order = torch.randperm(len(labels), generator=generator).to(images.device)
+    images, labels = data.images, data.labels
+    order = data.epoch_order(generator).to(images.device)  # one copy to the device an epoch, as the draws:
+    draws = opt.augment.draw(len(order), images.device)  # no per-batch copy that would wait for the GPU
     total_loss = torch.zeros((), device=images.device)
     seen = 0
     batches = range(0, len(order), params.batch_size)
@@ -122,7 +166,9 @@ def train_one_epoch(
         for step, start in enumerate(progress, start=1):
             index = order[start : start + params.batch_size]
             batch = images.index_select(0, index)  # (B, 1, 28, 28); 2.5x faster than images[index]
-            batch = opt.augment(batch).contiguous(memory_format=torch.channels_last)
+            rows = slice(start, start + params.batch_size)
+            batch = opt.augment.apply(batch, None if draws is None else draws[rows])
+            batch = batch.contiguous(memory_format=torch.channels_last)
             with autocast(images.device, params.amp):
                 loss = opt.criterion(model(batch), labels.index_select(0, index))
             opt.optimizer.zero_grad(set_to_none=True)
@@ -163,7 +209,7 @@ def seeds_from(seed: int, count: int) -> list[int]:
 
 def fit(
     model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
+    train: TrainingSet,
     val: tuple[torch.Tensor, torch.Tensor],
     params: TrainParams,
     normalization: Normalization,
@@ -171,7 +217,7 @@ def fit(
     shuffle_seed, augment_seed = seeds_from(params.seed, 2)
     generator = torch.Generator().manual_seed(shuffle_seed)
     augmenter = BatchAugmenter(params.augment, normalization, augment_seed)
-    steps_per_epoch = math.ceil(len(train[1]) / params.batch_size)
+    steps_per_epoch = math.ceil(len(train) / params.batch_size)
     opt = build_optimization(model, params, steps_per_epoch, augmenter)
     history: list[EpochRecord] = []
     best: EpochRecord | None = None
@@ -180,7 +226,7 @@ def fit(
     for epoch in range(1, params.epochs + 1):
         started = time.perf_counter()
         description = f"epoch {epoch}/{params.epochs}"
-        train_loss = train_one_epoch(model, *train, opt, params, generator, description)
+        train_loss = train_one_epoch(model, train, opt, params, generator, description)
         epoch_seconds.append(time.perf_counter() - started)
         val_loss, val_accuracy = validate(model, *val)
         record = EpochRecord(epoch, train_loss, val_loss, val_accuracy)
@@ -204,12 +250,18 @@ def train(
     (bit for bit on CPU), so the wall times are kept out of the metrics file."""
     device = select_device(params.device)
     configure_torch(params, device)
-    train_split = to_device(*load_split(prepared_dir, "train"), device=device)
+    splits = {split: load_split(prepared_dir, split) for split in ("train", "photos", "extra")}
+    data = training_set(splits["train"], splits["photos"], splits["extra"], params, device)
     val_split = to_device(*load_split(prepared_dir, "val"), device=device)
     normalization = load_normalization(prepared_dir)
-    net = SignConvNet().to(device, memory_format=torch.channels_last)
-    log.info("training on %s: %d train, %d val images", device, len(train_split[1]), len(val_split[1]))
-    result = fit(net, train_split, val_split, params, normalization)
+    mirrored = params.augment.enabled and params.augment.mirror
+    net = SignConvNet(mirror_average=mirrored).to(device, memory_format=torch.channels_last)
+    log.info(
+        "training on %s: %d Kaggle images and %d photo crops an epoch (drawn from %d photo and %d extra crops), "
+        "%d val images", device, data.kaggle, data.photo_draws, len(splits["photos"][1]), len(splits["extra"][1]),
+        len(val_split[1]),
+    )
+    result = fit(net, data, val_split, params, normalization)
     net.load_state_dict(result.best_state)
     with staged_outputs() as outputs:
         outputs.write(model, checkpoint_writer(net, normalization))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from signlang import LETTERS
-from signlang.evaluation import confusion_records, per_class_metrics, summary_metrics
+from signlang.metrics import confusion_records, per_class_metrics, summary_metrics
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2, 2, 2])
 Y_PRED = np.array([0, 1, 1, 1, 2, 2, 2, 0])
