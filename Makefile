@@ -1,6 +1,7 @@
 # make repro: set up .venv if needed, install signlang, run the DVC pipeline.
 # make test:  set up .venv if needed, install signlang with the dev extra, run every test (slow ones too).
 # make plots: dvc plots show, whose page works offline (web/plots_template.html, set in .dvc/config).
+# make demo:  the demo page, demo/index.html, one file that works offline (open it, or run `signlang demo`).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ RAW := data/raw
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test test-fast check-data plots
+.PHONY: repro test test-fast check-data plots demo
 
 repro: check-data $(VENV)/.installed
 	dvc repro
@@ -23,6 +24,12 @@ test-fast: $(VENV)/.installed-dev
 # which inlines vega; writes dvc_plots/index.html
 plots: $(VENV)/.installed
 	dvc plots show
+
+# the demo page: the export stage writes models/model.onnx (checked against PyTorch), then web/build_demo.py
+# inlines it with onnxruntime-web (npm ci of web/demo/package-lock.json: needs node and npm).
+demo: check-data $(VENV)/.installed
+	dvc repro export
+	python web/build_demo.py --onnx models/model.onnx --out demo/index.html
 
 check-data:
 	@missing=0; for name in sign_mnist_train sign_mnist_test; do \

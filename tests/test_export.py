@@ -1,0 +1,166 @@
+"""The export stage: the checkpoint as ONNX with its classes and normalization, checked against PyTorch."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from signlang import LETTERS
+from signlang.errors import SignlangError
+from signlang.export import (
+    PARITY_TOLERANCE,
+    check_parity,
+    export,
+    onnx_bytes,
+    onnx_probabilities,
+    read_metadata,
+)
+from signlang.model import SignConvNet, load_checkpoint, save_checkpoint
+from signlang.normalization import Normalization
+
+from helpers import load_stage, make_split
+
+onnx = pytest.importorskip("onnx")  # the export's dependencies (pip install -e .)
+pytest.importorskip("onnxruntime")
+
+NORMALIZATION = Normalization(mean=0.45, std=0.25)
+
+
+def save_model(path: Path, seed: int = 0, mirror_average: bool = True) -> Path:
+    """A checkpoint with random weights and non-trivial BatchNorm statistics, so that eval mode, which the
+    export must keep, differs from train mode; averaging over the mirror image, as the default recipe's."""
+    torch.manual_seed(seed)
+    model = SignConvNet(mirror_average=mirror_average)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    save_checkpoint(path, model, NORMALIZATION)
+    return path
+
+
+def write_prepared(directory: Path, per_class: int = 3) -> Path:
+    """A prepared directory holding only what the export reads: a small test split."""
+    labels, pixels = make_split(per_class, seed=5)
+    directory.mkdir(parents=True)
+    np.save(directory / "test_images.npy", NORMALIZATION.to_model_input(pixels))
+    np.save(directory / "test_labels.npy", labels.astype(np.int64))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_model(tmp_path_factory.mktemp("model") / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def exported(checkpoint: Path) -> bytes:
+    """The checkpoint's ONNX bytes (one export for the tests that only read them)."""
+    return onnx_bytes(load_checkpoint(checkpoint, torch.device("cpu")))
+
+
+def argv(model: Path, out: Path, prepared: Path) -> list[str]:
+    return ["--model", str(model), "--onnx", str(out), "--prepared-dir", str(prepared)]
+
+
+def test_the_stage_writes_onnx_that_answers_as_pytorch_does(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "models" / "model.onnx"
+    code = load_stage("export").main(argv(checkpoint, out, write_prepared(tmp_path / "prepared")))
+    assert code == 0, capsys.readouterr().err
+    content = out.read_bytes()
+    assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no temporary file left behind
+
+    classes, normalization, side = read_metadata(content)
+    assert classes == LETTERS and normalization == NORMALIZATION and side == 28
+    proto = onnx.load_from_string(content)
+    assert proto.opset_import[0].version >= 17 and [i.name for i in proto.graph.input] == ["images"]
+    props = {entry.key: json.loads(entry.value) for entry in proto.metadata_props}
+    assert props["classes"] == list(LETTERS) and props["normalization"] == {"mean": 0.45, "std": 0.25}
+
+    # any batch size, and images unlike the test split
+    images = torch.randn(37, 1, 28, 28)
+    loaded = load_checkpoint(checkpoint, torch.device("cpu"))
+    with torch.inference_mode():
+        expected = torch.softmax(loaded.model(images), dim=1).numpy()
+    np.testing.assert_allclose(onnx_probabilities(content, images.numpy()), expected, atol=1e-5, rtol=0)
+
+
+def test_the_parity_check_measures_every_image(checkpoint: Path, exported: bytes) -> None:
+    loaded = load_checkpoint(checkpoint, torch.device("cpu"))
+    images = NORMALIZATION.to_model_input(make_split(5, seed=9)[1])
+    parity = check_parity(exported, loaded, images)
+    assert parity.ok and parity.images == 20 and parity.top_disagreements == 0
+    assert parity.max_difference < PARITY_TOLERANCE / 10, parity
+
+
+def perturbed(content: bytes, scale: float) -> bytes:
+    """The ONNX model with its last layer's weights scaled: still valid ONNX, no longer the checkpoint."""
+    proto = onnx.load_from_string(content)
+    gemm = next(node for node in proto.graph.node if node.op_type in ("Gemm", "MatMul"))
+    weight = next(init for init in proto.graph.initializer if init.name == gemm.input[1])
+    values = onnx.numpy_helper.to_array(weight) * np.float32(scale)
+    weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
+    return proto.SerializeToString()
+
+
+@pytest.mark.parametrize(("scale", "how"), [(-1.0, r"top letter differs on [1-9]"), (1.03, r"top letter differs on 0;")])
+def test_an_export_that_differs_from_pytorch_fails_the_stage_and_writes_nothing(
+    checkpoint: Path, exported: bytes, scale: float, how: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Negating the last layer's weights changes letters; scaling them by 1.03 only moves probabilities (by more
+    than 1e-4)."""
+    import signlang.export
+
+    monkeypatch.setattr(signlang.export, "onnx_bytes", lambda loaded: perturbed(exported, scale))
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"the previous export")
+    code = load_stage("export").main(argv(checkpoint, out, write_prepared(tmp_path / "prepared", per_class=10)))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith(f"error: {out}: the ONNX export does not match") and re.search(how, err[0]), err
+    assert out.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "prepared"]
+
+
+def test_metadata_that_is_not_the_checkpoints_fails(
+    checkpoint: Path, exported: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signlang.export
+
+    proto = onnx.load_from_string(exported)
+    for entry in proto.metadata_props:
+        if entry.key == "normalization":
+            entry.value = json.dumps({"mean": 0.5, "std": 0.25})
+    monkeypatch.setattr(signlang.export, "onnx_bytes", lambda loaded: proto.SerializeToString())
+    with pytest.raises(SignlangError, match="metadata_props differ"):
+        export(model=checkpoint, onnx=tmp_path / "model.onnx", prepared_dir=write_prepared(tmp_path / "prepared"))
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_bad_inputs_are_one_line(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stage = load_stage("export")
+    prepared = write_prepared(tmp_path / "prepared")
+    assert stage.main(argv(tmp_path / "missing.pt", tmp_path / "m.onnx", prepared)) == 1
+    missing_model = f"error: {tmp_path / 'missing.pt'}: checkpoint not found; run 'dvc repro' to train one"
+    assert capsys.readouterr().err.strip() == missing_model
+    assert stage.main(argv(checkpoint, tmp_path / "m.onnx", tmp_path / "nowhere")) == 1
+    missing = tmp_path / "nowhere" / "test_images.npy"
+    expected = f"error: {missing}: not found; run the prepare stage ('dvc repro prepare')"
+    assert capsys.readouterr().err.strip() == expected
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    np.save(empty / "test_images.npy", np.zeros((0, 1, 28, 28), np.float32))
+    np.save(empty / "test_labels.npy", np.zeros(0, np.int64))
+    assert stage.main(argv(checkpoint, tmp_path / "m.onnx", empty)) == 1
+    assert capsys.readouterr().err.strip() == f"error: {empty}: no test images to check the ONNX export on"
+    assert not (tmp_path / "m.onnx").exists()
