@@ -112,7 +112,9 @@ def perturbed(content: bytes, scale: float) -> bytes:
     return proto.SerializeToString()
 
 
-@pytest.mark.parametrize(("scale", "how"), [(-1.0, r"top letter differs on [1-9]"), (1.03, r"top letter differs on 0;")])
+@pytest.mark.parametrize(
+    ("scale", "how"), [(-1.0, r"top letter differs on [1-9]"), (1.03, r"top letter differs on 0;")]
+)
 def test_an_export_that_differs_from_pytorch_fails_the_stage_and_writes_nothing(
     checkpoint: Path, exported: bytes, scale: float, how: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

@@ -174,11 +174,13 @@ BAD_PHOTOS = [
     BadPhotos("a text file among photos", text_file, "not a photo; expected .jpg, .jpeg, .png files in"),
     BadPhotos("boxes.csv row for a missing file", edit_boxes(lambda rows: [*rows, "A/gone.png,A,1,1,5,5"]),
               "line 14: 'A/gone.png' is not a photo in"),
-    BadPhotos("box outside the image", edit_boxes(lambda rows: [rows[0], rows[1].rsplit(",", 1)[0] + ",65", *rows[2:]]),
+    BadPhotos("box outside the image",
+              edit_boxes(lambda rows: [rows[0], rows[1].rsplit(",", 1)[0] + ",65", *rows[2:]]),
               "line 2: box"),
     BadPhotos("boxes.csv with a bad header", edit_boxes(lambda rows: ["name,letter,x0,y0,x1,y1", *rows[1:]]),
               "line 1: header is 'name,letter,x0,y0,x1,y1', expected 'file,letter,x0,y0,x1,y1'"),
-    BadPhotos("boxes.csv letter not the folder's", edit_boxes(lambda rows: [rows[0], rows[1].replace(",A,", ",B,"), *rows[2:]]),
+    BadPhotos("boxes.csv letter not the folder's",
+              edit_boxes(lambda rows: [rows[0], rows[1].replace(",A,", ",B,"), *rows[2:]]),
               "line 2: letter 'B', but A/A0_v1.png is in folder A"),
 ]
 
@@ -217,7 +219,9 @@ def test_a_dataset_image_comes_out_of_framing_unchanged(tmp_path: Path) -> None:
     np.testing.assert_array_equal(frame_pixels(image, center_square(image.size)), pixels)
 
 
-def test_photo_crops_are_the_same_from_one_process_or_several(photos_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_photo_crops_are_the_same_from_one_process_or_several(
+    photos_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     params = project_params(PrepareParams, "prepare", photo_crops=3)
     photos = read_photo_folder(photos_dir)
     one, labels = photo_crops(photos, params, workers=1)

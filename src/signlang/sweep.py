@@ -32,9 +32,6 @@ from signlang.errors import SignlangError
 from signlang.params import SECTIONS, params_from_dict
 
 PARAMS_FILE = "params.yaml"
-EVAL_METRICS = "metrics/eval.json"
-PHOTO_METRICS = "metrics/photos.json"
-METRIC_COLUMNS = ((EVAL_METRICS, "accuracy"), (PHOTO_METRICS, "top1"), (PHOTO_METRICS, "top3"))
 EXPS_NAMESPACE = "refs/exps"  # DVC keeps experiment NAME of baseline commit SHA at refs/exps/SHA[:2]/SHA[2:]/NAME
 DEFAULT_LOG_DIR = Path(".dvc/tmp/sweep")  # git-ignored (.dvc/.gitignore), so no experiment commits a log
 PREFIX_CHARS = 40  # the readable part of a name; the hash that follows makes it unique
@@ -369,10 +366,17 @@ def rows_of(grid: Sequence[Experiment], data: dict[str, dict[str, Any]]) -> list
     return rows
 
 
+def metric_columns(root: Path) -> list[tuple[str, str]]:
+    """(metrics file, key) of what the table shows: the Kaggle test accuracy, the development photos'
+    top-1 and top-3, each file where dvc.yaml's vars.paths puts it."""
+    paths = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["vars"][0]["paths"]
+    return [(paths["eval_metrics"], "accuracy"), (paths["photos_metrics"], "top1"), (paths["photos_metrics"], "top3")]
+
+
 def parse_sort_by(text: str) -> tuple[str, str]:
     path, sep, key = text.rpartition(":")
     if not sep or not path or not key:
-        raise argparse.ArgumentTypeError(f"expected METRICS_FILE:KEY (e.g. {EVAL_METRICS}:accuracy), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected METRICS_FILE:KEY (e.g. metrics/eval.json:accuracy), got {text!r}")
     return path, key
 
 
@@ -389,9 +393,10 @@ def best_first(rows: list[Row], column: tuple[str, str], descending: bool) -> li
     return scored + [row for row in rows if _number(row.metric(column)) is None]
 
 
-def default_sort(rows: list[Row]) -> tuple[str, str]:
-    photos = (PHOTO_METRICS, "top1")
-    return photos if any(_number(row.metric(photos)) is not None for row in rows) else (EVAL_METRICS, "accuracy")
+def default_sort(rows: list[Row], columns: list[tuple[str, str]]) -> tuple[str, str]:
+    """The photos' top-1 where the experiments have it, else the test accuracy."""
+    accuracy, photos = columns[0], columns[1]
+    return photos if any(_number(row.metric(photos)) is not None for row in rows) else accuracy
 
 
 def markdown_table(header: list[str], body: list[list[str]]) -> str:
@@ -408,12 +413,15 @@ def _cell(value: Any) -> str:
     return _value_text(value)
 
 
-def table(grid: Sequence[Experiment], rows: list[Row], sort_by: tuple[str, str], descending: bool) -> str:
+def table(
+    grid: Sequence[Experiment], rows: list[Row], columns: list[tuple[str, str]], sort_by: tuple[str, str],
+    descending: bool,
+) -> str:
     """One row an experiment, best first: the params that vary over the grid (all swept ones if none
     varies), the metrics that any experiment has, the sort metric marked with an arrow."""
     keys = [override.key for override in grid[0].overrides]
     varying = [key for key in keys if len({json.dumps(e.value(key), sort_keys=True) for e in grid}) > 1] or keys
-    columns = [column for column in METRIC_COLUMNS if any(row.metric(column) is not None for row in rows)]
+    columns = [column for column in columns if any(row.metric(column) is not None for row in rows)]
     if sort_by not in columns:
         columns.append(sort_by)
     arrow = " ↓" if descending else " ↑"
@@ -447,10 +455,11 @@ def gather(args: argparse.Namespace) -> int:
     if not rows:
         say_error(f"none of the sweep's {len(grid)} experiments is on {remote} yet")
         return 1
-    sort_by = args.sort_by or default_sort(rows)
+    columns = metric_columns(root)
+    sort_by = args.sort_by or default_sort(rows, columns)
     ordered = best_first(rows, sort_by, descending=args.sort_order == "desc")
     say("")
-    say(table(grid, ordered, sort_by, descending=args.sort_order == "desc"))
+    say(table(grid, ordered, columns, sort_by, descending=args.sort_order == "desc"))
     say("")
     metric = f"{sort_by[0]}:{sort_by[1]}"
     best = ordered[0]
@@ -514,8 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(gather_parser)
     gather_parser.add_argument("--sort-by", type=parse_sort_by, metavar="FILE:KEY",
-                               help=f"the metric to rank by (default: {PHOTO_METRICS}:top1 when the experiments "
-                               f"have it, else {EVAL_METRICS}:accuracy)")
+                               help="the metric to rank by (default: the development photos' top1 when the "
+                               "experiments have it, else the test accuracy)")
     gather_parser.add_argument("--sort-order", choices=("desc", "asc"), default="desc",
                                help="desc: higher is better (default); asc: lower is better")
     gather_parser.add_argument("--no-cache", action="store_true",
