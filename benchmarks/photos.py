@@ -6,13 +6,13 @@ In a temporary clone of HEAD (with your data/raw), it trains three recipes with 
   seed     the Kaggle notebook's recipe (10 epochs of Adam at 1e-3, no augmentation, no photos);
   before   the recipe before photos (params.yaml with train.photo_share=0 and no mirroring);
   default  params.yaml as committed;
-and scores each on data/photos/dev three ways, through `signlang predict`'s code: as given (the
+and scores each on data/photos/dev three ways, through `signlang predict`'s code: no framing (the
 centre square, --no-frame), auto framed (the default: around the hand MediaPipe finds) and framed by
 the labelled box (--box). Then the adaptation curve: for k photos per letter, k development photos of
 each letter go to data/extra/, `dvc repro` retrains the default recipe, and the model is scored on
 the other development photos, beside the default model on the same photos (`--draws` different
-draws of the k photos). The clone uses the project's DVC cache, so a recipe already run with the same
-code, data and params (such as the committed default) is restored from DVC's run-cache, not retrained.
+draws of the k photos). The clone uses the project's DVC cache, so a prepare stage the cache has
+already run on the same inputs is restored from DVC's run-cache instead of framing the photos again.
 Last, how well MediaPipe frames the hands: IoU with the labelled boxes.
 The development photos share people and rooms with the training photos: the figures overstate what a
 new person in a new room gets. A full run trains 3 + len(shots) * draws models (about 10 minutes each
@@ -154,12 +154,12 @@ def main() -> int:
         repo = work / "repo"
         run(work, "git", "clone", "-q", str(PROJECT), str(repo))
         shutil.copytree(args.raw_dir.resolve(), repo / "data/raw", dirs_exist_ok=True)
-        if (PROJECT / ".dvc/cache").is_dir():  # a recipe this cache already ran comes from DVC's run-cache
+        if (PROJECT / ".dvc/cache").is_dir():  # a prepare run this cache knows comes from DVC's run-cache
             run(repo, sys.executable, "-m", "dvc", "cache", "dir", "--local", str(PROJECT / ".dvc/cache"))
         dev = read_photo_folder(repo / DEV)
         models = {name: train(repo, changes, work / f"{name}.pt") for name, changes in RECIPES.items()}
         print(f"{len(dev)} development photos\n")
-        print("| recipe | Kaggle test | as given: top-1 | top-3 | auto framed: top-1 | top-3 "
+        print("| recipe | Kaggle test | no framing: top-1 | top-3 | auto framed: top-1 | top-3 "
               "| true box: top-1 | top-3 |")
         print("|---|---|---|---|---|---|---|---|")
         for name, (model, test_accuracy) in models.items():
