@@ -146,7 +146,8 @@ def stage_commands() -> dict[str, str]:
     from dvc.repo import Repo
 
     with Repo(str(PROJECT)) as repo:
-        return {stage.name: stage.cmd for stage in repo.index.stages if stage.name in STAGE_ORDER}
+        stages = [stage for stage in repo.index.stages if getattr(stage, "name", None) in STAGE_ORDER]  # not .dvc files
+        return {stage.name: stage.cmd for stage in stages}
 
 
 def pipeline_copy(work: Path, raw_dir: Path, train_changes: dict[str, object], photos: bool = True) -> Path:
@@ -242,8 +243,9 @@ def seed_recipe(default: TrainParams) -> TrainParams:
                                label_smoothing=0.0, photo_share=0.0, augment=no_augment)
 
 
-def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> Callable[[], float]:
-    """One epoch of ``params`` with the training loop, its data on ``device``, as a callable."""
+def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> tuple[Callable[[], float], int]:
+    """One epoch of ``params`` with the training loop, its data on ``device``, as a callable, and the
+    number of images in the epoch (with photo crops, more than the Kaggle split)."""
     splits = {split: load_split(prepared, split) for split in ("train", "photos", "extra")}
     data = training_set(splits["train"], splits["photos"], splits["extra"], params, device)
     model = SignConvNet().to(device, memory_format=torch.channels_last)
@@ -251,7 +253,7 @@ def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> C
     steps = -(-len(data) // params.batch_size)
     opt = build_optimization(model, params, steps_per_epoch=steps * (params.epochs + 3), augment=augmenter)
     generator = torch.Generator().manual_seed(0)
-    return lambda: train_one_epoch(model, data, opt, params, generator, "bench")
+    return (lambda: train_one_epoch(model, data, opt, params, generator, "bench")), len(data)
 
 
 def in_process(prepared: Path, repeat: int) -> list[Row]:
@@ -269,20 +271,21 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
     default = dataclasses.replace(load_params(PROJECT / "params.yaml", "train", TrainParams), device="cpu")
     torch.manual_seed(0)
     seed_model = SignConvNet()
-    loops: dict[str, Callable[[], object]] = {
-        "seed notebook's loop": lambda: seed_training_epoch(seed_model, seed_loader),
+    loops: dict[str, tuple[Callable[[], object], int]] = {
+        "seed notebook's loop": ((lambda: seed_training_epoch(seed_model, seed_loader)), len(seed_set)),
         "signlang, seed recipe": recipe_epoch(prepared, seed_recipe(default), cpu),
         "signlang, default recipe": recipe_epoch(prepared, default, cpu),
     }
     best = {name: float("inf") for name in loops}
     for _ in range(repeat):  # interleaved, best of each
-        for name, loop in loops.items():
+        for name, (loop, _) in loops.items():
             best[name] = min(best[name], timed(loop))
     seed_loop = best["seed notebook's loop"]
     ceiling = matmul_gflops()
-    achieved = training_flops_per_image() * len(labels) / best["signlang, default recipe"] / 1e9
+    default_images = loops["signlang, default recipe"][1]
+    achieved = training_flops_per_image() * default_images / best["signlang, default recipe"] / 1e9
 
-    model = SignConvNet().to(memory_format=torch.channels_last)
+    model = SignConvNet(mirror_average=default.augment.mirror).to(memory_format=torch.channels_last).eval()
     test_images, test_labels = to_device(*load_split(prepared, "test"), device=cpu)
     predict_logits(model, test_images[:BATCH])  # warm-up
     eval_s = timed(lambda: predict_logits(model, test_images), repeat=3)
@@ -293,11 +296,12 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
     ]
     for name, seconds in best.items():
         ratio = "" if seconds == seed_loop else f"{seconds / seed_loop:.2f}x the seed's loop"
-        rows.append((f"(b) training epoch, {name} ({n} images)", f"{seconds:.1f} s", ratio, ""))
+        rows.append((f"(b) training epoch, {name} ({loops[name][1]} images)", f"{seconds:.1f} s", ratio, ""))
     rows += [
         ("(c) float32 matmul 2048², ceiling", f"{ceiling:.0f} GFLOP/s", "", ""),
         ("(c) default recipe's epoch, achieved", f"{achieved:.0f} GFLOP/s", f"{achieved / ceiling:.0%} of it", ""),
-        (f"(e) evaluate's inference on the test set ({len(test_labels)} images)",
+        (f"(e) evaluate's inference on the test set ({len(test_labels)} images"
+         f"{', each with its mirror' if default.augment.mirror else ''})",
          f"{len(test_labels) / eval_s:,.0f} images/s", f"{eval_s:.2f} s", ""),
     ]
     return rows
@@ -307,7 +311,7 @@ def gpu_rows(prepared: Path, raw_dir: Path, work: Path) -> list[Row]:
     """(g) the default recipe on the GPU: one epoch in this process, and the stages as dvc.yaml runs them."""
     gpu = torch.device("cuda")
     default = dataclasses.replace(load_params(PROJECT / "params.yaml", "train", TrainParams), device="cuda")
-    epoch = recipe_epoch(prepared, default, gpu)
+    epoch, _ = recipe_epoch(prepared, default, gpu)
     epoch()  # warm-up: cuDNN autotuning, allocator
     seconds = timed(epoch, repeat=3)
     commands = stage_commands()
