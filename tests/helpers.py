@@ -154,3 +154,42 @@ def load_stage(name: str) -> ModuleType:
 def project_params(cls: type[P], section: str, **changes: object) -> P:
     """The ``section`` of the project's params.yaml, with ``changes``: tests hold no copy of its values."""
     return dataclasses.replace(load_params(PROJECT / "params.yaml", section, cls), **changes)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which .ci/run installs
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=127.0.0.1:9",  # a closed port: anything that slips past a test's route fails
+]
+INSTALL_HINTS = {
+    "chromium": f"{CHROMIUM} (apt-get install chromium)",
+    "playwright": "the playwright package (pip install -e '.[dev]')",
+    "node": "node (apt-get install nodejs npm)",
+    "npm": "npm (apt-get install nodejs npm)",
+}
+
+
+def require_tools(test: str, *tools: str) -> None:
+    """Skip ``test`` without the tools (keys of INSTALL_HINTS) locally; in CI (CI set) their absence fails it."""
+    import pytest
+
+    missing = [INSTALL_HINTS[tool] for tool in tools if not _has_tool(tool)]
+    if missing:
+        message = f"{test} needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _has_tool(tool: str) -> bool:
+    if tool == "chromium":
+        return CHROMIUM.exists()
+    if tool == "playwright":
+        return importlib.util.find_spec("playwright") is not None
+    return shutil.which(tool) is not None

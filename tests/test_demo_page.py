@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -40,19 +39,8 @@ from signlang.params import TrainParams
 from signlang.predict import NO_FRAME, Framing, image_pixels
 from signlang.training import fit, training_set
 
-from helpers import PROJECT, make_split, project_params, synthetic_pixels
+from helpers import CHROMIUM, CHROMIUM_FLAGS, PROJECT, make_split, project_params, require_tools, synthetic_pixels
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",  # a closed port: anything that slips past the route below fails
-]
 PREPROCESS_JS = PROJECT / "web" / "demo" / "preprocess.js"
 DEV_PHOTOS = PROJECT / "data" / "photos" / "dev"
 CAMERA_LETTER = "C"
@@ -60,22 +48,7 @@ TOLERANCE = 0.01  # the issue's bound on |p_page - p_cli|; the page is expected 
 
 
 def require(*tools: str) -> None:
-    """Skip without the tools locally; in CI (CI set) their absence is a failure."""
-    missing = []
-    if "chromium" in tools and not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if "playwright" in tools:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            missing.append("the playwright package (pip install -e '.[dev]')")
-    missing += [f"{tool} (apt-get install nodejs npm)" for tool in ("node", "npm")
-                if tool in tools and not shutil.which(tool)]
-    if missing:
-        message = "demo page test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools("demo page test", *tools)
 
 
 def load_build_demo() -> ModuleType:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,38 +11,17 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import PROJECT, run
+from helpers import CHROMIUM, CHROMIUM_FLAGS, PROJECT, require_tools, run
 from signlang import LETTERS
 from signlang.files import json_bytes
 from signlang.metrics import confusion_records, per_class_metrics
 from signlang.plots import by_letter_records, image_plots
 
-CHROMIUM = Path("/usr/bin/chromium")
 TEMPLATE = PROJECT / "web" / "plots_template.html"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-server=127.0.0.1:9",  # a closed port: anything that slips past the route below fails
-]
 
 
 def require_browser() -> None:
-    """Skip without Chromium or playwright locally; in CI (CI set) their absence is a failure."""
-    missing = [] if CHROMIUM.exists() else [f"{CHROMIUM} (apt-get install chromium)"]
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package (pip install -e '.[dev]')")
-    if missing:
-        message = "plots page test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools("plots page test", "chromium", "playwright")
 
 
 DVC_YAML = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))

@@ -255,14 +255,31 @@ def default_dvc_remote(root: Path) -> str:
 # --- run ------------------------------------------------------------------------------------------
 
 
-def run_worker(args: argparse.Namespace) -> int:
-    index, count = args.worker
+@dataclass(frozen=True)
+class Sweep:
+    """What `sweep run` and `sweep gather` both start from: the project, the checked grid, the Git remote,
+    the baseline commit and the names of the sweep's experiments already on the remote."""
+
+    root: Path
+    grid: list[Experiment]
+    remote: str
+    baseline: str
+    on_remote: set[str]
+
+
+def open_sweep(args: argparse.Namespace) -> Sweep:
     root = find_root(Path.cwd())
     grid = expand_grid(args.set_param)
     check_params(grid, root / PARAMS_FILE)
     remote = resolve_remote(args.git_remote)
     baseline = baseline_sha(root)
-    pushed = remote_names(root, remote, baseline)
+    return Sweep(root, grid, remote, baseline, remote_names(root, remote, baseline))
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    index, count = args.worker
+    sweep = open_sweep(args)
+    root, grid, remote, baseline, pushed = sweep.root, sweep.grid, sweep.remote, sweep.baseline, sweep.on_remote
     dvc_remote = default_dvc_remote(root)
     log_dir = args.log_dir.resolve() if args.log_dir else root / DEFAULT_LOG_DIR
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -433,12 +450,8 @@ def table(
 
 
 def gather(args: argparse.Namespace) -> int:
-    root = find_root(Path.cwd())
-    grid = expand_grid(args.set_param)
-    check_params(grid, root / PARAMS_FILE)
-    remote = resolve_remote(args.git_remote)
-    baseline = baseline_sha(root)
-    on_remote = remote_names(root, remote, baseline)
+    sweep = open_sweep(args)
+    root, grid, remote, baseline, on_remote = sweep.root, sweep.grid, sweep.remote, sweep.baseline, sweep.on_remote
     present = [experiment for experiment in grid if experiment.name in on_remote]
     missing = [experiment for experiment in grid if experiment.name not in on_remote]
     if present:
