@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 import yaml
@@ -245,6 +246,16 @@ def start_worker(clone: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def kill_and_reap(worker: subprocess.Popen[str]) -> None:
+    """SIGKILL the worker's process group and wait until every process of it is gone. An orphaned `dvc exp
+    run` stays a zombie until init reaps it, and DVC counts a zombie's PID as a live holder of its locks."""
+    processes = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=60)
+    _, alive = psutil.wait_procs(processes, timeout=60)
+    assert not alive, f"still running 60 s after SIGKILL: {alive}"
+
+
 @pytest.mark.slow
 def test_a_killed_worker_restarts_without_running_a_pushed_experiment_again(servers: Path, tmp_path: Path) -> None:
     bare = shared_servers(servers, tmp_path)
@@ -264,8 +275,7 @@ def test_a_killed_worker_restarts_without_running_a_pushed_experiment_again(serv
                 time.sleep(KILL_AFTER_S)
                 break
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=60)
+        kill_and_reap(worker)
     first, second = grid[0].name, grid[1].name
     assert lines_starting("".join(seen), "pushed") == [first], "".join(seen)
     assert lines_starting("".join(seen), "run") == [first, second], "".join(seen)
