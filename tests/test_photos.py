@@ -219,6 +219,16 @@ def test_a_dataset_image_comes_out_of_framing_unchanged(tmp_path: Path) -> None:
     np.testing.assert_array_equal(frame_pixels(image, center_square(image.size)), pixels)
 
 
+@pytest.mark.parametrize(("name", "dtype", "mode"), [("deep.png", np.uint16, "I;16"), ("deep.tif", np.uint16, "I;16"),
+                                                     ("deep.tif", np.int32, "I")])
+def test_a_16_bit_grayscale_photo_reads_as_its_8_bit_version(tmp_path: Path, name: str, dtype: type, mode: str) -> None:
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    Image.fromarray(pixels.astype(dtype) * 257).save(tmp_path / name)
+    with Image.open(tmp_path / name) as opened:
+        assert opened.mode == mode  # as Pillow opens it: not 8 bits already
+    np.testing.assert_array_equal(np.asarray(read_photo(tmp_path / name).convert("L")), pixels)
+
+
 def test_photo_crops_are_the_same_from_one_process_or_several(
     photos_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
