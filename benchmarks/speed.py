@@ -1,6 +1,6 @@
 """Measure signlang's speed on the real data, beside the seed notebook, in one run.
 
-    python benchmarks/speed.py [--raw-dir data/raw] [--repeat 3]
+    python benchmarks/speed.py [--raw-dir data/raw] [--repeat 3] [--gpu-only]
 
 (a) one epoch of the seed's data feed (its Dataset + DataLoader, batch 128) against signlang's;
 (b) one training epoch, interleaved, best of --repeat: the seed notebook's own loop (Adam 1e-3, no
@@ -12,8 +12,8 @@
 (e) evaluate as a process against `python -c "import torch, sklearn.metrics"`, and its inference rate;
 (f) each stage's wall time and peak memory, run as dvc.yaml calls it (train for one epoch), and
     `dvc repro` with nothing to do;
-(g) on a CUDA GPU, when there is one: the default recipe's epoch, and prepare, train (the whole
-    default recipe) and evaluate as dvc.yaml calls them.
+(g) on a CUDA GPU, when there is one: prepare, train (the whole default recipe) and evaluate as
+    dvc.yaml calls them, and the default recipe's epoch; --gpu-only measures these alone.
 Prints a Markdown table. Run it on an otherwise idle machine.
 """
 
@@ -136,9 +136,15 @@ def peak_process(args: list[str] | str, cwd: Path) -> tuple[float, float]:
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
     )
     argv = [args] if isinstance(args, str) else args
-    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=cwd, check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=cwd, env=python_on_path(), check=True,
+                         capture_output=True, text=True)
     seconds, megabytes = out.stdout.split()
     return float(seconds), float(megabytes)
+
+
+def python_on_path() -> dict[str, str]:
+    """The environment with this Python's folder first on PATH: the `python` of dvc.yaml's commands is this one."""
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
 def stage_commands() -> dict[str, str]:
@@ -228,7 +234,7 @@ def parse_choices(raw_dir: Path) -> list[Row]:
 def noop_repro() -> Row:
     """(f) `dvc repro` in the project when its pipeline is up to date."""
     dvc = [sys.executable, "-m", "dvc"]
-    env = os.environ | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = python_on_path() | {"DVC_NO_ANALYTICS": "1"}
     status = subprocess.run([*dvc, "status", "--json"], cwd=PROJECT, env=env, capture_output=True, text=True)
     if status.returncode != 0 or status.stdout.strip() != "{}":
         return ("(f) dvc repro, nothing changed", "skipped", "pipeline not up to date here", "≤ 1.5 s")
@@ -307,17 +313,18 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
     return rows
 
 
-def gpu_rows(prepared: Path, raw_dir: Path, work: Path) -> list[Row]:
-    """(g) the default recipe on the GPU: one epoch in this process, and the stages as dvc.yaml runs them."""
+def gpu_rows(raw_dir: Path, work: Path) -> list[Row]:
+    """(g) the default recipe on the GPU: prepare, train and evaluate as dvc.yaml runs them, then one epoch in
+    this process on the arrays that prepare wrote."""
     gpu = torch.device("cuda")
     default = dataclasses.replace(load_params(PROJECT / "params.yaml", "train", TrainParams), device="cuda")
-    epoch, _ = recipe_epoch(prepared, default, gpu)
-    epoch()  # warm-up: cuDNN autotuning, allocator
-    seconds = timed(epoch, repeat=3)
     commands = stage_commands()
     copy = pipeline_copy(work / "gpu", raw_dir, {"device": "cuda"})
     stages = {name: peak_process(commands[name], copy)[0] for name in ("prepare", "train", "evaluate")}
     total = sum(stages.values())
+    epoch, _ = recipe_epoch(copy / "data/prepared", default, gpu)
+    epoch()  # warm-up: cuDNN autotuning, allocator
+    seconds = timed(epoch, repeat=3)
     name = torch.cuda.get_device_name()
     rows: list[Row] = [(f"(g) {name}: default recipe, one epoch", f"{seconds:.2f} s", "", "≤ 0.3 s")]
     for stage, stage_s in stages.items():
@@ -340,17 +347,22 @@ def main() -> int:
         "--raw-dir", type=Path, default=PROJECT / "data/raw", help="the Kaggle CSVs, plain or .gz (default: data/raw)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats of each training epoch")
+    parser.add_argument("--gpu-only", action="store_true", help="only the (g) rows (a few minutes on a GPU)")
     args = parser.parse_args()
     raw_dir = args.raw_dir.resolve()
+    if args.gpu_only and not torch.cuda.is_available():
+        print("error: --gpu-only: torch sees no CUDA device here", file=sys.stderr)
+        return 1
     work = Path(tempfile.mkdtemp(prefix="signlang-bench-"))
     try:
-        rows = stage_processes(raw_dir, work)
-        rows += parse_choices(raw_dir)
-        prepared = work / "full/data/prepared"
-        rows += in_process(prepared, args.repeat)
-        rows.append(noop_repro())
+        rows: list[Row] = []
+        if not args.gpu_only:
+            rows += stage_processes(raw_dir, work)
+            rows += parse_choices(raw_dir)
+            rows += in_process(work / "full/data/prepared", args.repeat)
+            rows.append(noop_repro())
         if torch.cuda.is_available():
-            rows += gpu_rows(prepared, raw_dir, work)
+            rows += gpu_rows(raw_dir, work)
     finally:
         shutil.rmtree(work)
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, "
