@@ -277,6 +277,7 @@ def test_a_killed_worker_restarts_without_running_a_pushed_experiment_again(serv
     finally:
         kill_and_reap(worker)
     first, second = grid[0].name, grid[1].name
+    assert run(clone, "git", "status", "--porcelain") == ""  # the workspace as it was: nothing half-written
     assert lines_starting("".join(seen), "pushed") == [first], "".join(seen)
     assert lines_starting("".join(seen), "run") == [first, second], "".join(seen)
     assert remote_names(bare) == [first]

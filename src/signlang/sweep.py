@@ -3,9 +3,11 @@ remote and the repository's default DVC remote, then gathered into one table.
 
 ``signlang sweep run --worker I/N --git-remote REMOTE -S key=v1,v2 ...`` expands the ``-S`` grid as
 ``dvc exp run --queue`` does (the cartesian product of comma-separated values), puts it in a canonical
-order, and runs experiment k when ``k % N == I``, one after another in the workspace, each under a name
-derived from its params alone; each finished experiment is pushed with ``dvc exp push``. Experiments
-already on the Git remote are skipped, so a restarted worker picks up where it stopped.
+order, and runs experiment k when ``k % N == I``, one after another, each under a name derived from its
+params alone and in a temporary copy of the repository (``dvc exp run --temp``: a worker killed mid-run
+leaves the workspace as it was, not a half-written dvc.lock); each finished experiment is pushed with
+``dvc exp push``. Experiments already on the Git remote are skipped, so a restarted worker picks up where
+it stopped.
 
 ``signlang sweep gather --git-remote REMOTE -S ...`` pulls the sweep's experiments and prints one table
 and the ``dvc exp apply`` command of the best one. See docs/sweeps.md."""
@@ -300,7 +302,8 @@ def run_worker(args: argparse.Namespace) -> int:
         else:
             say(f"run {name} ({experiment.describe()}); log {log}")
             log.write_text("", encoding="utf-8")
-            code = _logged(root, log, dvc_command("exp", "run", "--name", name, *experiment.set_args))
+            # --temp: in a copy of the repository, so a kill cannot leave the workspace half-written
+            code = _logged(root, log, dvc_command("exp", "run", "--temp", "--name", name, *experiment.set_args))
             if code != 0:
                 say_error(f"experiment {name} ({experiment.describe()}) failed with exit code {code}; log {log}")
                 failed.append(name)
@@ -518,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run this machine's share of the grid and push each experiment",
         description="Run worker INDEX's share of the grid (experiment k of its canonical order when "
-        "k %% COUNT == INDEX) one after another in the workspace with `dvc exp run`, and push each with "
+        "k %% COUNT == INDEX) one after another with `dvc exp run --temp`, and push each with "
         "`dvc exp push`; experiments already on the Git remote are skipped. Exit code 1 if any failed.",
     )
     run.add_argument("--worker", type=worker_argument, required=True, metavar="INDEX/COUNT",
