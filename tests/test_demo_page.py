@@ -127,6 +127,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     Image.fromarray(np.dstack([big, big, blue, alpha]), "RGBA").save(paths[-1])
     paths.append(root / "D_tall.png")
     Image.fromarray(synthetic_pixels(np.array([3]), seed=13)[0].reshape(28, 28)).resize((60, 200)).save(paths[-1])
+    paths.append(root / "C_16bit.png")  # 16-bit grayscale, values off the multiples of 257
+    deep = np.asarray(Image.fromarray(synthetic_pixels(np.array([2]), seed=14)[0].reshape(28, 28)).resize((90, 90)))
+    Image.fromarray(deep.astype(np.uint16) * 256 + rng.integers(0, 256, deep.shape, dtype=np.uint16)).save(paths[-1])
     photos = [min((DEV_PHOTOS / letter).glob("*.jpg")) for letter in "ABCD" if (DEV_PHOTOS / letter).is_dir()]
     assert len(photos) >= 3, f"expected development photos in {DEV_PHOTOS}/<LETTER>/*.jpg"
     rotated = root / f"rotated_{photos[0].name}"

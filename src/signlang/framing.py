@@ -4,7 +4,7 @@ The dataset's images are tight square crops in which the hand fills the frame; a
 around a small hand. Every photo the project reads (`signlang predict`, the training and development
 photos, your own in data/extra) goes through the same three steps:
 
-1. ``read_photo``: upright by its EXIF orientation, RGB (16-bit grayscale scaled to 8 bits), transparent
+1. ``read_photo``: upright by its EXIF orientation, RGB (16-bit grayscale by its high byte), transparent
    pixels flattened onto white;
 2. a square to crop: around the hand that ``HandFinder`` finds (MediaPipe Hands, whose model ships
    inside the mediapipe wheel and runs offline on the CPU), or a box you give, or, with no hand
@@ -82,7 +82,7 @@ SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I")  # how Pillow opens a 16-bit 
 
 def read_photo(path: Path) -> Image.Image:
     """An image file as upright RGB; a file that is missing or not a readable image is one SignlangError.
-    16-bit grayscale is scaled to 8 bits (0-65535 to 0-255), as a browser shows it."""
+    16-bit grayscale becomes 8 bits (its high byte), as a browser shows it."""
     try:
         with Image.open(path) as opened:
             image = ImageOps.exif_transpose(opened)
@@ -92,7 +92,8 @@ def read_photo(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SignlangError(f"{path}: not a readable image ({str(error).splitlines()[0]})") from error
     if image.mode in SIXTEEN_BIT_GRAY:  # Pillow's convert would clip every value above 255 to white
-        image = Image.fromarray(np.rint(np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
+        # the high byte, as browsers decode 16-bit PNGs (libpng's strip_16): the demo page sees the same pixels
+        image = Image.fromarray((np.asarray(image).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.new("RGBA", rgba.size, (BACKGROUND,) * 3 + (255,))
