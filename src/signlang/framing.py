@@ -92,7 +92,7 @@ def read_photo(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise SignlangError(f"{path}: not a readable image ({str(error).splitlines()[0]})") from error
     if image.mode in SIXTEEN_BIT_GRAY:  # Pillow's convert would clip every value above 255 to white
-        # the high byte, as browsers decode 16-bit PNGs (libpng's strip_16): the demo page sees the same pixels
+        # the high byte, as Chromium decodes a 16-bit PNG (tests/test_demo_page.py): the page sees the same pixels
         image = Image.fromarray((np.asarray(image).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
