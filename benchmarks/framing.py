@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from signlang.framing import HAND_MARGIN, Box, HandFinder, center_square, frame_pixels, read_photo, square_around
-from signlang.model import load_checkpoint
+from signlang.model import LoadedModel, load_checkpoint
 from signlang.photos import read_photo_folder
 from signlang.predict import class_probabilities
 
@@ -30,8 +30,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 MARGINS = (0.05, 0.10, HAND_MARGIN, 0.20, 0.25, 0.35)
 
 
-def top1(model_path: Path, pixels: list[np.ndarray], labels: np.ndarray) -> float:
-    loaded = load_checkpoint(model_path, torch.device("cpu"))
+def top1(loaded: LoadedModel, pixels: list[np.ndarray], labels: np.ndarray) -> float:
     predicted = class_probabilities(loaded, np.stack(pixels)).argmax(dim=1).numpy()
     return float(np.mean(predicted == labels))
 
@@ -44,11 +43,13 @@ def main() -> int:
     photos = read_photo_folder(args.photos)
     images = [read_photo(photo.path) for photo in photos]
     labels = np.array([photo.label for photo in photos])
-    found: list[Box | None] = []
+    boxed = [(image, photo) for image, photo in zip(images, photos) if photo.box is not None]
+    boxed_labels = np.array([photo.label for _, photo in boxed])
+    loaded = load_checkpoint(args.model, torch.device("cpu"))
     with HandFinder() as finder:
         finder.find(images[0])  # loads MediaPipe: not timed
         started = time.perf_counter()
-        found = [finder.find(image) for image in images]
+        found: list[Box | None] = [finder.find(image) for image in images]
         milliseconds = 1000 * (time.perf_counter() - started) / len(images)
     ious = np.array([box.iou(photo.box) if box and photo.box else 0.0 for box, photo in zip(found, photos)])
     share_found = np.mean([box is not None for box in found])
@@ -62,12 +63,10 @@ def main() -> int:
     for margin in MARGINS:
         auto = [frame_pixels(image, square_around(box, image.size, margin) if box else center_square(image.size))
                 for image, box in zip(images, found)]
-        given = [frame_pixels(image, square_around(photo.box, image.size, margin))
-                 for image, photo in zip(images, photos) if photo.box is not None]
-        given_labels = np.array([photo.label for photo in photos if photo.box is not None])
+        given = [frame_pixels(image, square_around(photo.box, image.size, margin)) for image, photo in boxed]
         mark = " (committed)" if margin == HAND_MARGIN else ""
-        print(f"| {margin:.2f}{mark} | {top1(args.model, auto, labels):.1%} "
-              f"| {top1(args.model, given, given_labels):.1%} |", flush=True)
+        print(f"| {margin:.2f}{mark} | {top1(loaded, auto, labels):.1%} "
+              f"| {top1(loaded, given, boxed_labels):.1%} |", flush=True)
     print(json.dumps({"python": sys.version.split()[0], "torch": torch.__version__}), file=sys.stderr)
     return 0
 
