@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from signlang import IMAGE_SIZE, LETTERS, NUM_CLASSES
 from signlang.errors import SignlangError
@@ -61,6 +62,16 @@ class SignConvNet(nn.Module):
         x = self.conv2(x)  # (B, 32, 14, 14)
         x = self.conv3(x)  # (B, 64, 7, 7)
         return self.fc(x)  # (B, num_classes) logits
+
+
+def fold_batch_norms(model: SignConvNet) -> SignConvNet:
+    """An eval-mode model for inference only: each BatchNorm folded into the convolution before it, in place.
+    The same function (logits agree to ~1e-5, as ONNX Runtime's own folding), one pass over the activations
+    fewer: a quarter of the CPU's inference time (benchmarks/speed.py)."""
+    for block in (model.conv1, model.conv2, model.conv3):
+        block[0] = fuse_conv_bn_eval(block[0], block[1])
+        block[1] = nn.Identity()
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -133,6 +144,6 @@ def load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
         mirror_average=checkpoint.get("mirror_average", False),  # format 1 had none
     )
     model.load_state_dict(checkpoint["state_dict"])
-    model.to(device, memory_format=torch.channels_last).eval()
+    fold_batch_norms(model.eval()).to(device, memory_format=torch.channels_last)
     normalization = Normalization(**checkpoint["normalization"])
     return LoadedModel(model, tuple(checkpoint["classes"]), normalization)
