@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from signlang.allocator import keep_freed_memory
 from signlang.errors import SignlangError
 
 
@@ -24,6 +25,7 @@ def stage_paths(argv: list[str] | None, description: str | None, *names: str) ->
 def run_stage(body: Callable[[], object]) -> int:
     """Run a stage's body; a SignlangError becomes ``error: <message>`` on stderr and exit code 1."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    keep_freed_memory()
     try:
         body()
     except SignlangError as error:

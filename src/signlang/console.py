@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from signlang.allocator import keep_freed_memory
 from signlang.device import select_device
 from signlang.errors import SignlangError
 from signlang.model import load_checkpoint
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return run_demo(args.dir, args.port, args.open)
     how = Framing(find_hand=False, box=args.box) if args.box else NO_FRAME if args.no_frame else AUTO
+    keep_freed_memory()
     try:
         return run_predict(args.files, args.model, args.top, args.json, args.device, how)
     except BrokenPipeError:  # `signlang predict ... | head`: stop quietly, as the Python docs advise
