@@ -9,7 +9,10 @@
 (c) a large float32 matrix product's GFLOP/s, and what the default recipe's epoch achieves;
 (d) prepare on the two Kaggle CSVs against a bare pandas.read_csv of both (each a fresh process), its
     int64 parse against a uint8 one and its line-ending check; framing the training photos, per photo;
-(e) evaluate as a process against `python -c "import torch, sklearn.metrics"`, and its inference rate;
+(e) evaluate as a process against `python -c "import torch, sklearn.metrics"`; its inference with
+    BatchNorm kept and folded, and the same FLOPs at (c)'s ceiling as a floor; the evaluate stage and
+    the train stage's epoch with glibc's default malloc thresholds and with freed memory kept
+    (signlang.allocator, what every stage does);
 (f) each stage's wall time and peak memory, run as dvc.yaml calls it (train for one epoch), and
     `dvc repro` with nothing to do;
 (g) on a CUDA GPU, when there is one: prepare, train (the whole default recipe) and evaluate as
@@ -22,8 +25,10 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -334,6 +339,46 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
     return rows
 
 
+ALLOCATOR_CHILD = """
+import runpy, sys
+sys.path.insert(0, "src")  # the copy's code, as its stage scripts take it
+import signlang.cli
+if sys.argv[1] == "default":
+    signlang.cli.keep_freed_memory = lambda: False  # glibc's own malloc thresholds
+sys.argv = sys.argv[2:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as done:
+    sys.exit(done.code)
+"""
+
+
+def allocator_rows(full: Path, repeat: int) -> list[Row]:
+    """(e) and (b): the evaluate stage, and the train stage's epoch (train.epochs=1), each as dvc.yaml runs it
+    in the pipeline copy ``full``, with glibc's default malloc thresholds against keep_freed_memory's (what
+    every stage does), interleaved, best of ``repeat``."""
+    commands = {name: shlex.split(stage_commands()[name])[1:] for name in ("evaluate", "train")}
+    timing = full / "logs/train_time.json"
+    best = {(stage, mode): float("inf") for stage in commands for mode in ("default", "kept")}
+    for _ in range(repeat):
+        for stage, mode in best:
+            seconds, _ = peak_process([sys.executable, "-c", ALLOCATOR_CHILD, mode, *commands[stage]], full)
+            if stage == "train":
+                seconds = json.loads(timing.read_text())["seconds_per_epoch"]
+            best[stage, mode] = min(best[stage, mode], seconds)
+    evaluate_ratio = best["evaluate", "kept"] / best["evaluate", "default"]
+    epoch_ratio = best["train", "kept"] / best["train", "default"]
+    return [
+        ("(e) evaluate stage (process), glibc's default malloc thresholds", f"{best['evaluate', 'default']:.2f} s",
+         "", ""),
+        ("(e) evaluate stage (process), freed memory kept (signlang.allocator)", f"{best['evaluate', 'kept']:.2f} s",
+         f"{evaluate_ratio:.2f}x", ""),
+        ("(b) train stage's epoch, default recipe, glibc's default thresholds", f"{best['train', 'default']:.1f} s",
+         "", ""),
+        ("(b) train stage's epoch, freed memory kept", f"{best['train', 'kept']:.1f} s", f"{epoch_ratio:.2f}x", ""),
+    ]
+
+
 def gpu_rows(raw_dir: Path, work: Path) -> list[Row]:
     """(g) the default recipe on the GPU: prepare, train and evaluate as dvc.yaml runs them, then one epoch in
     this process on the arrays that prepare wrote."""
@@ -382,6 +427,7 @@ def main() -> int:
             rows += stage_processes(raw_dir, work)
             rows += parse_choices(raw_dir)
             rows += in_process(work / "full/data/prepared", args.repeat)
+            rows += allocator_rows(work / "full", repeat=2)
             rows.append(noop_repro())
         if torch.cuda.is_available():
             rows += gpu_rows(raw_dir, work)
