@@ -3,10 +3,10 @@ to the kernel when freed and faulted back in, page by page, on the next batch.
 
 glibc serves allocations above its mmap threshold with fresh mappings and trims the top of the heap
 once its free end passes the trim threshold; both start low (128 KiB) and adapt, but a CNN batch frees
-several buffers of ~13 MB at once, over the trim threshold, on every batch. Raising both thresholds kept
-the memory in the heap: inference on the 7,172 test images took 1.3 s instead of 2.5 s, a training epoch
-16 s instead of 20 s, on the 2-core VM (docs/benchmarks.md). It changes no result, only where memory
-comes from. Elsewhere (macOS, Windows, musl) this is a no-op.
+several buffers of ~13 MB at once, over the trim threshold, on every batch. Raising both thresholds keeps
+the memory in the heap: the evaluate stage took 0.79x and a training epoch 0.83x the time on the 2-core VM
+(benchmarks/speed.py, docs/benchmarks.md). It changes no result, only where memory comes from.
+Elsewhere (macOS, Windows, musl) this is a no-op.
 """
 
 from __future__ import annotations
