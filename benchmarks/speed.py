@@ -110,6 +110,15 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return best
 
 
+def interleaved_best(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Best wall time of each callable over ``repeat`` interleaved rounds: this VM's timings wander by 20%."""
+    best = {name: float("inf") for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            best[name] = min(best[name], timed(run))
+    return best
+
+
 def signlang_feed_epoch(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> None:
     order = torch.randperm(len(labels), generator=generator)
     for start in range(0, len(order), BATCH):
@@ -296,10 +305,7 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
         "signlang, seed recipe": recipe_epoch(prepared, seed_recipe(default), cpu),
         "signlang, default recipe": recipe_epoch(prepared, default, cpu),
     }
-    best = {name: float("inf") for name in loops}
-    for _ in range(repeat):  # interleaved, best of each
-        for name, (loop, _) in loops.items():
-            best[name] = min(best[name], timed(loop))
+    best = interleaved_best({name: loop for name, (loop, _) in loops.items()}, repeat)
     seed_loop = best["seed notebook's loop"]
     ceiling = matmul_gflops()
     default_images = loops["signlang, default recipe"][1]
@@ -313,10 +319,9 @@ def in_process(prepared: Path, repeat: int) -> list[Row]:
     models = {"BatchNorm kept": model.to(memory_format=torch.channels_last),
               "BatchNorm folded": fold_batch_norms(copy.deepcopy(model)).to(memory_format=torch.channels_last)}
     test_images, test_labels = to_device(*load_split(prepared, "test"), device=cpu)
-    inference = {name: float("inf") for name in models}
-    for _ in range(3):  # interleaved, best of each
-        for name, net in models.items():
-            inference[name] = min(inference[name], timed(lambda net=net: predict_logits(net, test_images)))
+    inference = interleaved_best(
+        {name: (lambda net=net: predict_logits(net, test_images)) for name, net in models.items()}, repeat=3
+    )
     floor_s = inference_flops_per_image(model) * len(test_labels) / (ceiling * 1e9)
     n = len(labels)
     rows: list[Row] = [

@@ -67,7 +67,7 @@ class SignConvNet(nn.Module):
 def fold_batch_norms(model: SignConvNet) -> SignConvNet:
     """An eval-mode model for inference only: each BatchNorm folded into the convolution before it, in place.
     The same function (logits agree to ~1e-5, as ONNX Runtime's own folding), one pass over the activations
-    fewer: 9-25% of the CPU's inference time (benchmarks/speed.py, docs/benchmarks.md)."""
+    fewer: 9% of the CPU's inference time (benchmarks/speed.py, docs/benchmarks.md)."""
     for block in (model.conv1, model.conv2, model.conv3):
         block[0] = fuse_conv_bn_eval(block[0], block[1])
         block[1] = nn.Identity()
