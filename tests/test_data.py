@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from signlang.arrays import load_normalization, load_split
-from signlang.data import prepare, stratified_split
+from signlang.data import near_duplicate_groups, prepare, stratified_split
 from signlang.kaggle import find_raw_csv, read_dataset_csv
 from signlang.errors import SignlangError
 from signlang.normalization import fit_normalization
@@ -199,14 +199,57 @@ def test_find_raw_csv_explains_what_goes_where(tmp_path: Path) -> None:
         find_raw_csv(tmp_path, "sign_mnist_train.csv")
 
 
-def test_stratified_split_keeps_class_shares_and_is_seeded() -> None:
-    labels = np.repeat(np.arange(5), [10, 20, 30, 40, 50])
-    train, val = stratified_split(labels, 0.1, seed=3)
+def photo_variants(photos_per_letter: int, variants: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels, labels and photo ids of images made as the Kaggle CSVs were: each random "photo" grown into
+    ``variants`` copies with another brightness, contrast and a little noise."""
+    rng = np.random.default_rng(seed)
+    photos = rng.uniform(0, 255, size=(4 * photos_per_letter, 28, 28))
+    photo_ids = np.repeat(np.arange(len(photos)), variants)
+    gain, offset = rng.uniform(0.85, 1.15, size=(2, len(photo_ids), 1, 1))
+    noise = rng.normal(0, 8, size=(len(photo_ids), 28, 28))
+    pixels = np.clip(photos[photo_ids] * gain + 20 * (offset - 1) + noise, 0, 255).astype(np.uint8)
+    return pixels.reshape(len(photo_ids), -1), photo_ids % 4, photo_ids
+
+
+def test_near_duplicate_groups_finds_each_photos_variants() -> None:
+    pixels, labels, photo_ids = photo_variants(photos_per_letter=6, variants=5, seed=0)
+    groups = near_duplicate_groups(pixels, labels)
+    assert len(np.unique(groups)) == len(np.unique(photo_ids))
+    for group in np.unique(groups):
+        assert len(np.unique(photo_ids[groups == group])) == 1  # one photo's variants, and all of them
+    identical = np.repeat(pixels[:1], 3, axis=0)  # the same image under two letters: never one group
+    assert len(np.unique(near_duplicate_groups(identical, np.array([0, 1, 1])))) == 2
+
+
+def test_stratified_split_keeps_groups_whole_and_class_shares() -> None:
+    pixels, labels, photo_ids = photo_variants(photos_per_letter=10, variants=4, seed=1)
+    train, val = stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, seed=3)
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(labels)))
+    assert not set(photo_ids[train]) & set(photo_ids[val])  # no photo on both sides
+    assert np.bincount(labels[val]).tolist() == [8, 8, 8, 8]  # two of each letter's ten photos
+    np.testing.assert_array_equal(val, stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, 3)[1])
+    assert not np.array_equal(val, stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, 4)[1])
+
+
+def test_stratified_split_of_unrelated_images_takes_the_share_of_each_letter() -> None:
+    labels = np.repeat(np.arange(5), [10, 20, 30, 40, 50])
+    train, val = stratified_split(labels, np.arange(len(labels)), 0.1, seed=3)
     assert np.bincount(labels[val]).tolist() == [1, 2, 3, 4, 5]
-    again_train, again_val = stratified_split(labels, 0.1, seed=3)
-    np.testing.assert_array_equal(val, again_val)
-    assert not np.array_equal(val, stratified_split(labels, 0.1, seed=4)[1])
+
+
+@pytest.mark.parametrize("val_split", ["random", "grouped"])
+def test_prepare_keeps_each_photos_variants_on_one_side_when_grouped(
+    raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path, val_split: str
+) -> None:
+    pixels, labels, photo_ids = photo_variants(photos_per_letter=10, variants=4, seed=2)
+    write_csv(raw_dir / TRAIN, labels, pixels)
+    params = project_params(PrepareParams, "prepare", val_fraction=0.2, val_split=val_split, photo_crops=1)
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=tmp_path / "out", params=params)
+    row_of = {row.tobytes(): i for i, row in enumerate(load_normalization(tmp_path / "out").to_model_input(pixels))}
+    side_photos = [{photo_ids[row_of[image.tobytes()]] for image in load_split(tmp_path / "out", split)[0]}
+                   for split in ("train", "val")]
+    shared = side_photos[0] & side_photos[1]
+    assert (not shared) if val_split == "grouped" else len(shared) > 10, shared
 
 
 def test_prepare_writes_normalized_arrays(

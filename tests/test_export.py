@@ -103,12 +103,14 @@ def test_the_parity_check_measures_every_image(checkpoint: Path, exported: bytes
 
 
 def perturbed(content: bytes, scale: float) -> bytes:
-    """The ONNX model with its last layer's weights scaled: still valid ONNX, no longer the checkpoint."""
+    """The ONNX model with its last layer's weights and bias scaled, so its logits are: still valid ONNX, no
+    longer the checkpoint (a positive scale keeps each image's ranking of the letters)."""
     proto = onnx.load_from_string(content)
     gemm = next(node for node in proto.graph.node if node.op_type in ("Gemm", "MatMul"))
-    weight = next(init for init in proto.graph.initializer if init.name == gemm.input[1])
-    values = onnx.numpy_helper.to_array(weight) * np.float32(scale)
-    weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
+    for init in proto.graph.initializer:
+        if init.name in gemm.input[1:]:
+            values = onnx.numpy_helper.to_array(init) * np.float32(scale)
+            init.CopyFrom(onnx.numpy_helper.from_array(values, init.name))
     return proto.SerializeToString()
 
 
@@ -119,7 +121,7 @@ def test_an_export_that_differs_from_pytorch_fails_the_stage_and_writes_nothing(
     checkpoint: Path, exported: bytes, scale: float, how: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Negating the last layer's weights changes letters; scaling them by 1.03 only moves probabilities (by more
+    """Negating the last layer's logits changes letters; scaling them by 1.03 only moves probabilities (by more
     than 1e-4)."""
     import signlang.export
 

@@ -81,7 +81,8 @@ def test_deleting_any_key_of_params_yaml_stops_its_stage_naming_the_key(
 
 # One case per way a value can be wrong, each a change to the project's params.yaml.
 BAD_PARAMS = [
-    ("prepare.split", 0.2, "unknown key 'prepare.split'; allowed keys: val_fraction, seed, photo_crops"),
+    ("prepare.split", 0.2, "unknown key 'prepare.split'; allowed keys: val_fraction, val_split, seed, photo_crops"),
+    ("prepare.val_split", "groups", "'prepare.val_split' must be random or grouped, got 'groups'"),
     ("prepare.val_fraction", "half", "'prepare.val_fraction' must be float, got 'half'"),
     ("prepare.val_fraction", 0, "'prepare.val_fraction' must be a number in (0, 1), got 0.0"),
     ("prepare.val_fraction", 1, "'prepare.val_fraction' must be a number in (0, 1), got 1.0"),

@@ -104,7 +104,8 @@ def test_images_of_any_size_and_mode_become_28x28_grayscale(tmp_path: Path) -> N
     big = Image.fromarray(np.kron(gray, np.ones((5, 5), dtype=np.uint8)), mode="L")  # 140x140
     big.convert("RGB").save(tmp_path / "big.jpg", quality=95)
     shrunk = image_pixels(tmp_path / "big.jpg").astype(int)
-    assert np.abs(shrunk - gray.reshape(-1)).mean() < 6  # resampled and JPEG'd, but the same picture
+    other = make_split(1, seed=4)[1][0].astype(int)  # another image of the same letter: ~41 apart on average
+    assert np.abs(shrunk - gray.reshape(-1)).mean() < 0.3 * np.abs(other - gray.reshape(-1)).mean()  # the same picture
 
     transparent = np.zeros((30, 50, 4), dtype=np.uint8)  # fully transparent black
     Image.fromarray(transparent, mode="RGBA").save(tmp_path / "clear.png")

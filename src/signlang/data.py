@@ -11,6 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from signlang import IMAGE_SIZE, LETTERS
 from signlang.arrays import write_normalization, write_split
@@ -26,15 +28,56 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 64  # photos: fewer are framed in this process (starting workers takes a few seconds)
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of (train, val): each class gives ``round(val_fraction * count)`` images to val."""
-    rng = np.random.default_rng(seed)
-    val_parts = []
+DUPLICATE_SIMILARITY = 0.95  # images of one letter this alike (correlation at 14x14) are one photo's variants
+
+
+def near_duplicate_groups(pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A group id per image: images of one letter join a group when their pixels, pooled to 14x14, correlate
+    above ``DUPLICATE_SIMILARITY`` (and transitively). The Kaggle CSVs grew each photo into ~20 variants
+    (filters, brightness, a few degrees of rotation) that correlate above 0.99 with each other; images of
+    distinct photos rarely reach 0.95, and never across letters in the Kaggle training CSV."""
+    features = likeness_features(pixels)
+    groups = np.empty(len(labels), dtype=np.int64)
+    next_group = 0
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
-        val_parts.append(rng.permutation(members)[: round(val_fraction * len(members))])
+        similar = features[members] @ features[members].T > DUPLICATE_SIMILARITY
+        count, component = connected_components(csr_matrix(similar), directed=False)
+        groups[members] = next_group + component
+        next_group += count
+    return groups
+
+
+def likeness_features(pixels: np.ndarray) -> np.ndarray:
+    """(N, 196) unit vectors of the images pooled to 14x14 and centred: their dot product is the
+    correlation of two images, insensitive to brightness and contrast."""
+    pooled = pixels.reshape(-1, IMAGE_SIZE // 2, 2, IMAGE_SIZE // 2, 2).astype(np.float32).mean(axis=(2, 4))
+    features = pooled.reshape(len(pixels), -1)
+    features -= features.mean(axis=1, keepdims=True)
+    features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-6)
+    return features
+
+
+def stratified_split(
+    labels: np.ndarray, groups: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of (train, val): each letter's groups are drawn in a random order, and a group goes to val
+    whole when that brings the letter's val count nearer ``round(val_fraction * count)``. A group's
+    near-duplicates all fall on one side, so val accuracy measures images of photos not trained on, as
+    the test CSV does, instead of variants of training images."""
+    rng = np.random.default_rng(seed)
     is_val = np.zeros(len(labels), dtype=bool)
-    is_val[np.concatenate(val_parts)] = True
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        wanted, taken = round(val_fraction * len(members)), 0
+        for group in rng.permutation(np.unique(groups[members])):
+            in_group = members[groups[members] == group]
+            if abs(taken + len(in_group) - wanted) < abs(taken - wanted):
+                is_val[in_group] = True
+                taken += len(in_group)
+        if wanted and not taken:
+            log.warning("letter %s: its %d images are too few photos' variants to give val any", LETTERS[label],
+                        len(members))
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
@@ -53,7 +96,9 @@ def prepare(
             f"{train_labels[0]} ({letter}); training needs at least two letters"
         )
     photos, extra = read_photo_folder(photos_dir), read_photo_folder(extra_dir)
-    train_index, val_index = stratified_split(train_labels, params.val_fraction, params.seed)
+    grouped = params.val_split == "grouped"
+    groups = near_duplicate_groups(train_pixels, train_labels) if grouped else np.arange(len(train_labels))
+    train_index, val_index = stratified_split(train_labels, groups, params.val_fraction, params.seed)
     splits = {
         "train": (train_pixels[train_index], train_labels[train_index]),
         "val": (train_pixels[val_index], train_labels[val_index]),

@@ -15,11 +15,13 @@ from signlang.errors import SignlangError
 
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle", "cosine")
+VAL_SPLITS = ("random", "grouped")  # val drawn image by image, or as whole groups of near-duplicates
 
 
 @dataclass(frozen=True)
 class PrepareParams:
     val_fraction: float
+    val_split: str  # random: images one by one; grouped: whole groups of one photo's variants (near-duplicates)
     seed: int  # the train/val split and the photo crops' jitter
     photo_crops: int  # framed crops per photo: the first as `signlang predict` frames it, the rest jittered
     crop_scale: float  # jitter of the square's side: a factor in [1 - crop_scale, 1 + crop_scale]
@@ -27,6 +29,7 @@ class PrepareParams:
 
     def check(self) -> None:
         _require(0.0 < self.val_fraction < 1.0, "prepare.val_fraction", "a number in (0, 1)", self.val_fraction)
+        _require(self.val_split in VAL_SPLITS, "prepare.val_split", " or ".join(VAL_SPLITS), self.val_split)
         _require(self.seed >= 0, "prepare.seed", "an integer >= 0", self.seed)
         _require(self.photo_crops >= 1, "prepare.photo_crops", "an integer >= 1", self.photo_crops)
         _require(0.0 <= self.crop_scale < 1.0, "prepare.crop_scale", "a number in [0, 1)", self.crop_scale)

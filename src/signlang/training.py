@@ -195,10 +195,12 @@ def validate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tu
 def is_better(candidate: EpochRecord, best: EpochRecord | None) -> bool:
     """Higher val accuracy wins; at equal accuracy the later epoch does.
 
-    The val split holds near-duplicates of training images, so with augmentation it reaches 100% within
-    a few epochs and accuracy ties for the rest of the run. Breaking ties by val loss was tried and
-    picked an epoch in the middle of the OneCycle schedule, at its highest learning rate; a later epoch
-    has seen more training at a lower learning rate."""
+    With ``prepare.val_split: random`` the val split holds near-duplicates of training images, so with
+    augmentation it reaches 100% within a few epochs and accuracy ties for the rest of the run. Breaking
+    ties by val loss was tried and picked an epoch in the middle of the OneCycle schedule, at its highest
+    learning rate; a later epoch has seen more training at a lower learning rate. With ``grouped``, val
+    accuracy moves by whole groups of ~20 near-duplicates between epochs, and the best epoch can be such
+    a jump before the schedule has ended (docs/benchmarks.md)."""
     return best is None or candidate.val_accuracy >= best.val_accuracy
 
 
