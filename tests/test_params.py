@@ -94,6 +94,7 @@ BAD_PARAMS = [
     ("prepare.crop_shift", -0.1, "'prepare.crop_shift' must be a number in [0, 1), got -0.1"),
     ("train.photo_share", 1, "'train.photo_share' must be a number in [0, 1), got 1.0"),
     ("train.extra_weight", 0, "'train.extra_weight' must be a number > 0, got 0.0"),
+    ("train.keep", "first", "'train.keep' must be best or last, got 'first'"),
     ("train.augment.mirror", "yes", "'train.augment.mirror' must be bool, got 'yes'"),
     ("train.learning_rate", 0.1, "unknown key 'train.learning_rate'; allowed keys: epochs, batch_size, lr"),
     ("train.augment.shear", 3, "unknown key 'train.augment.shear'; allowed keys: enabled, mirror, rotation"),

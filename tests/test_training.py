@@ -43,11 +43,12 @@ def test_a_short_run_on_tiny_data_lowers_the_loss() -> None:
     assert len(result.epoch_seconds) == 4
 
 
-def test_ties_in_val_accuracy_go_to_the_later_epoch() -> None:
+def test_ties_in_val_accuracy_go_to_the_later_epoch_and_last_keeps_every_later_epoch() -> None:
     first = EpochRecord(epoch=1, train_loss=0.5, val_loss=0.1, val_accuracy=1.0)
     later = EpochRecord(epoch=2, train_loss=0.3, val_loss=0.2, val_accuracy=1.0)
     worse = EpochRecord(epoch=3, train_loss=0.1, val_loss=0.01, val_accuracy=0.99)
-    assert is_better(first, None) and is_better(later, first) and not is_better(worse, later)
+    assert is_better(first, None, "best") and is_better(later, first, "best") and not is_better(worse, later, "best")
+    assert is_better(worse, later, "last")
 
 
 def test_cuda_without_a_gpu_is_an_error() -> None:

@@ -16,6 +16,7 @@ from signlang.errors import SignlangError
 DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("constant", "onecycle", "cosine")
 VAL_SPLITS = ("random", "grouped")  # val drawn image by image, or as whole groups of near-duplicates
+KEEPS = ("best", "last")  # the epoch train keeps: the best on val (ties to the later one), or the last
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class TrainParams:
     label_smoothing: float
     photo_share: float  # share of each epoch's images that are photo crops, beside every Kaggle image; 0: none
     extra_weight: float  # a photo of yours (data/extra) is drawn this many times as often as another photo
+    keep: str  # the epoch whose weights are kept: best (val accuracy; ties go to the later epoch) or last
     augment: AugmentParams
 
     def check(self) -> None:
@@ -82,6 +84,7 @@ class TrainParams:
         _require(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "a number in [0, 1)", self.label_smoothing)
         _require(0.0 <= self.photo_share < 1.0, "train.photo_share", "a number in [0, 1)", self.photo_share)
         _require(self.extra_weight > 0.0, "train.extra_weight", "a number > 0", self.extra_weight)
+        _require(self.keep in KEEPS, "train.keep", " or ".join(KEEPS), self.keep)
 
 
 P = TypeVar("P", PrepareParams, TrainParams, AugmentParams)

@@ -192,16 +192,17 @@ def validate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tu
     return loss, accuracy
 
 
-def is_better(candidate: EpochRecord, best: EpochRecord | None) -> bool:
-    """Higher val accuracy wins; at equal accuracy the later epoch does.
+def is_better(candidate: EpochRecord, best: EpochRecord | None, keep: str) -> bool:
+    """With ``keep: best``, higher val accuracy wins and at equal accuracy the later epoch does; with
+    ``keep: last``, every epoch replaces the one before.
 
     With ``prepare.val_split: random`` the val split holds near-duplicates of training images, so with
-    augmentation it reaches 100% within a few epochs and accuracy ties for the rest of the run. Breaking
-    ties by val loss was tried and picked an epoch in the middle of the OneCycle schedule, at its highest
-    learning rate; a later epoch has seen more training at a lower learning rate. With ``grouped``, val
-    accuracy moves by whole groups of ~20 near-duplicates between epochs, and the best epoch can be such
-    a jump before the schedule has ended (docs/benchmarks.md)."""
-    return best is None or candidate.val_accuracy >= best.val_accuracy
+    augmentation it reaches 100% within a few epochs and accuracy ties for the rest of the run: ``best``
+    keeps the last epoch too. Breaking ties by val loss was tried and picked an epoch in the middle of the
+    OneCycle schedule, at its highest learning rate; a later epoch has seen more training at a lower
+    learning rate. With ``grouped``, val accuracy moves by whole groups of ~20 near-duplicates between
+    epochs, and the best epoch can be such a jump before the schedule has ended (docs/benchmarks.md)."""
+    return best is None or keep == "last" or candidate.val_accuracy >= best.val_accuracy
 
 
 def seeds_from(seed: int, count: int) -> list[int]:
@@ -237,7 +238,7 @@ def fit(
             "%s: train loss %.4f, val loss %.4f, val accuracy %.4f, %.1f s",
             description, train_loss, val_loss, val_accuracy, epoch_seconds[-1],
         )
-        if is_better(record, best):
+        if is_better(record, best, params.keep):
             best = record
             best_state = copy.deepcopy(model.state_dict())
     assert best is not None  # epochs >= 1 is checked with the params
