@@ -5,9 +5,10 @@ docs/data.md come from this script.
 
 The Kaggle CSVs were grown from a smaller number of photos into many variants of each. For every image
 it finds the most alike other image (the correlation of the two, pooled to 14x14, that
-`near_duplicate_groups` thresholds): within the training CSV, and from each test image to the training
-CSV. Then the groups of near-duplicates, and what each `prepare.val_split` puts in val: how many val
-images have a near-duplicate (correlation above the threshold) left in the train split.
+`near_duplicate_groups` thresholds): within the training CSV, among the training images of the other
+letters, and from each test image to the training CSV. Then the groups of near-duplicates, and what each
+`prepare.val_split` puts in val: how many val images have a near-duplicate (correlation above the
+threshold) left in the train split.
 """
 
 from __future__ import annotations
@@ -47,11 +48,17 @@ def main() -> int:
     test_pixels, _ = read_dataset_csv(find_raw_csv(args.raw_dir, RAW_FILES["test"]))
     train, test = likeness_features(train_pixels), likeness_features(test_pixels)
     within, across = most_alike(train, train, exclude_self=True), most_alike(test, train)
+    other_letter = np.empty(len(train), dtype=np.float32)
+    for label in np.unique(train_labels):
+        rows = train_labels == label
+        other_letter[rows] = most_alike(train[rows], train[~rows])
 
     print("| most alike other image (correlation) | " + " | ".join(f"{q:.0%} quantile" for q in QUANTILES)
           + f" | share above {DUPLICATE_SIMILARITY} |")
     print("|---" * (len(QUANTILES) + 2) + "|")
-    for name, values in (("training image, in the training CSV", within), ("test image, in the training CSV", across)):
+    rows = (("training image, in the training CSV", within), ("training image, other letters only", other_letter),
+            ("test image, in the training CSV", across))
+    for name, values in rows:
         cells = " | ".join(f"{value:.3f}" for value in np.quantile(values, QUANTILES))
         print(f"| {name} | {cells} | {np.mean(values > DUPLICATE_SIMILARITY):.1%} |")
 
