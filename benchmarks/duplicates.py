@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from signlang.data import DUPLICATE_SIMILARITY, likeness_features, near_duplicate_groups, stratified_split
+from signlang.data import DUPLICATE_SIMILARITY, likeness_features, stratified_split, val_groups
 from signlang.kaggle import RAW_FILES, find_raw_csv, read_dataset_csv
+from signlang.params import VAL_SPLITS
 
 PROJECT = Path(__file__).resolve().parents[1]
 QUANTILES = (0.01, 0.05, 0.25, 0.5)
@@ -62,19 +63,20 @@ def main() -> int:
         cells = " | ".join(f"{value:.3f}" for value in np.quantile(values, QUANTILES))
         print(f"| {name} | {cells} | {np.mean(values > DUPLICATE_SIMILARITY):.1%} |")
 
-    groups = near_duplicate_groups(train_pixels, train_labels)
+    split_groups = {name: val_groups(train_pixels, train_labels, name) for name in VAL_SPLITS}
+    groups = split_groups["grouped"]
     sizes = np.bincount(groups)
     print(f"\n{len(train_labels):,} training images in {len(sizes):,} groups of near-duplicates "
           f"(median {np.median(sizes):.0f} images, largest {sizes.max()})\n")
     print("| prepare.val_split | val images | val groups | val images with a near-duplicate in train |")
     print("|---|---|---|---|")
-    for name, split_groups in (("random", np.arange(len(train_labels))), ("grouped", groups)):
-        train_index, val_index = stratified_split(train_labels, split_groups, args.val_fraction, args.seed)
+    for name in VAL_SPLITS:
+        train_index, val_index = stratified_split(train_labels, split_groups[name], args.val_fraction, args.seed)
         leaked = np.zeros(len(val_index), dtype=bool)
         for label in np.unique(train_labels):
-            val_rows = val_index[train_labels[val_index] == label]
-            train_rows = train_index[train_labels[train_index] == label]
-            leaked[np.isin(val_index, val_rows)] = most_alike(train[val_rows], train[train_rows]) > DUPLICATE_SIMILARITY
+            in_val = train_labels[val_index] == label
+            same_letter_train = train[train_index[train_labels[train_index] == label]]
+            leaked[in_val] = most_alike(train[val_index[in_val]], same_letter_train) > DUPLICATE_SIMILARITY
         print(f"| {name} | {len(val_index):,} | {len(np.unique(groups[val_index]))} | {leaked.mean():.1%} |")
     return 0
 

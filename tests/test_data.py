@@ -223,12 +223,13 @@ def test_near_duplicate_groups_finds_each_photos_variants() -> None:
 
 def test_stratified_split_keeps_groups_whole_and_class_shares() -> None:
     pixels, labels, photo_ids = photo_variants(photos_per_letter=10, variants=4, seed=1)
-    train, val = stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, seed=3)
+    groups = near_duplicate_groups(pixels, labels)
+    train, val = stratified_split(labels, groups, 0.2, seed=3)
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(labels)))
     assert not set(photo_ids[train]) & set(photo_ids[val])  # no photo on both sides
     assert np.bincount(labels[val]).tolist() == [8, 8, 8, 8]  # two of each letter's ten photos
-    np.testing.assert_array_equal(val, stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, 3)[1])
-    assert not np.array_equal(val, stratified_split(labels, near_duplicate_groups(pixels, labels), 0.2, 4)[1])
+    np.testing.assert_array_equal(val, stratified_split(labels, groups, 0.2, 3)[1])
+    assert not np.array_equal(val, stratified_split(labels, groups, 0.2, 4)[1])
 
 
 def test_stratified_split_of_unrelated_images_takes_the_share_of_each_letter() -> None:

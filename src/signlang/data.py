@@ -49,6 +49,12 @@ def near_duplicate_groups(pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return groups
 
 
+def val_groups(pixels: np.ndarray, labels: np.ndarray, val_split: str) -> np.ndarray:
+    """The groups `stratified_split` keeps whole for ``prepare.val_split``: one per image (``random``), or
+    one per photo's near-duplicates (``grouped``)."""
+    return near_duplicate_groups(pixels, labels) if val_split == "grouped" else np.arange(len(labels))
+
+
 def likeness_features(pixels: np.ndarray) -> np.ndarray:
     """(N, 196) unit vectors of the images pooled to 14x14 and centred: their dot product is the
     correlation of two images, insensitive to brightness and contrast."""
@@ -97,8 +103,7 @@ def prepare(
             f"{train_labels[0]} ({letter}); training needs at least two letters"
         )
     photos, extra = read_photo_folder(photos_dir), read_photo_folder(extra_dir)
-    grouped = params.val_split == "grouped"
-    groups = near_duplicate_groups(train_pixels, train_labels) if grouped else np.arange(len(train_labels))
+    groups = val_groups(train_pixels, train_labels, params.val_split)
     train_index, val_index = stratified_split(train_labels, groups, params.val_fraction, params.seed)
     splits = {
         "train": (train_pixels[train_index], train_labels[train_index]),
