@@ -1,10 +1,11 @@
 """Measure the models on the development photos: the README's real-photo table comes from this script.
 
-    python benchmarks/photos.py [--raw-dir data/raw] [--shots 1 3 5] [--draws 2]
+    python benchmarks/photos.py [--raw-dir data/raw] [--recipes seed before default] [--shots 1 3 5] [--draws 2]
 
-In a temporary clone of HEAD (with your data/raw), it trains three recipes with `dvc repro`:
-  seed     the Kaggle notebook's recipe (10 epochs of Adam at 1e-3, no augmentation, no photos);
-  before   the recipe before photos (params.yaml with train.photo_share=0 and no mirroring);
+In a temporary clone of HEAD (with your data/raw), it trains three recipes (or those --recipes names)
+with `dvc repro`:
+  seed     the Kaggle notebook's recipe (10 epochs of Adam at 1e-3, dropout 0.5, no augmentation, no photos);
+  before   the recipe before photos (params.yaml with train.photo_share=0, no mirroring, dropout 0.5);
   default  params.yaml as committed;
 and scores each on data/photos/dev three ways, through `signlang predict`'s code: no framing (the
 centre square, --no-frame), auto framed (the default: around the hand MediaPipe finds) and framed by
@@ -46,8 +47,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 DEV = Path("data/photos/dev")
 RECIPES: dict[str, dict[str, object]] = {
     "seed": {"train.epochs": 10, "train.lr": 0.001, "train.schedule": "constant", "train.weight_decay": 0.0,
-             "train.label_smoothing": 0.0, "train.augment.enabled": False, "train.photo_share": 0.0},
-    "before": {"train.photo_share": 0.0, "train.augment.mirror": False},
+             "train.label_smoothing": 0.0, "train.dropout": 0.5, "train.augment.enabled": False,
+             "train.photo_share": 0.0},
+    "before": {"train.photo_share": 0.0, "train.augment.mirror": False, "train.dropout": 0.5},
     "default": {},
 }
 
@@ -148,7 +150,10 @@ def main() -> int:
     parser.add_argument("--raw-dir", type=Path, default=PROJECT / "data/raw", help="the Kaggle CSVs")
     parser.add_argument("--shots", type=int, nargs="*", default=[1, 3, 5], help="photos per letter in data/extra")
     parser.add_argument("--draws", type=int, default=2, help="draws of the photos for each number of shots")
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="recipes to train")
     args = parser.parse_args()
+    if args.shots and "default" not in args.recipes:
+        parser.error("the adaptation curve (--shots) compares with the default recipe: add it to --recipes")
     work = Path(tempfile.mkdtemp(prefix="signlang-photos-"))
     try:
         repo = work / "repo"
@@ -157,7 +162,7 @@ def main() -> int:
         if (PROJECT / ".dvc/cache").is_dir():  # a prepare run this cache knows comes from DVC's run-cache
             run(repo, sys.executable, "-m", "dvc", "cache", "dir", "--local", str(PROJECT / ".dvc/cache"))
         dev = read_photo_folder(repo / DEV)
-        models = {name: train(repo, changes, work / f"{name}.pt") for name, changes in RECIPES.items()}
+        models = {name: train(repo, RECIPES[name], work / f"{name}.pt") for name in args.recipes}
         print(f"{len(dev)} development photos\n")
         print("| recipe | Kaggle test | no framing: top-1 | top-3 | auto framed: top-1 | top-3 "
               "| true box: top-1 | top-3 |")

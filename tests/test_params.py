@@ -110,6 +110,8 @@ BAD_PARAMS = [
     ("train.seed", -3, "'train.seed' must be an integer >= 0, got -3"),
     ("train.weight_decay", -0.1, "'train.weight_decay' must be a number >= 0, got -0.1"),
     ("train.label_smoothing", 1, "'train.label_smoothing' must be a number in [0, 1), got 1.0"),
+    ("train.dropout", 1, "'train.dropout' must be a number in [0, 1), got 1.0"),
+    ("train.dropout", -0.5, "'train.dropout' must be a number in [0, 1), got -0.5"),
     ("train.schedule", "linear", "'train.schedule' must be constant or onecycle or cosine, got 'linear'"),
     ("train.device", "tpu", "'train.device' must be auto or cpu or cuda, got 'tpu'"),
     ("train.device", "cuda", "'train.device' is cuda, but torch sees no CUDA device; allowed here: auto or cpu"),

@@ -66,7 +66,7 @@ def test_train_stage_writes_model_metrics_and_curves(
     prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=prepared,
             params=project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=2))
     out = tmp_path / "out"
-    params = project_params(TrainParams, "train", epochs=2, batch_size=32, seed=0, device="cpu")
+    params = project_params(TrainParams, "train", epochs=2, batch_size=32, seed=0, device="cpu", dropout=0.3)
     train(prepared_dir=prepared, model=out / "model.pt", metrics=out / "train.json", loss_plot=out / "loss.json",
           timing=out / "time.json", params=params)
     curves = json.loads((out / "loss.json").read_text())
@@ -78,6 +78,7 @@ def test_train_stage_writes_model_metrics_and_curves(
     timing = json.loads((out / "time.json").read_text())
     assert timing["seconds_per_epoch"] > 0 and len(timing["epoch_seconds"]) == 2
     assert (out / "model.pt").stat().st_size > 400_000
+    assert torch.load(out / "model.pt", weights_only=True)["dropout"] == 0.3  # train.dropout, not the class default
 
 
 def test_an_epoch_draws_photo_share_crops_and_weighs_your_photos() -> None:

@@ -68,6 +68,7 @@ class TrainParams:
     schedule: str
     weight_decay: float
     label_smoothing: float
+    dropout: float  # on the last conv block's features, during training only
     photo_share: float  # share of each epoch's images that are photo crops, beside every Kaggle image; 0: none
     extra_weight: float  # a photo of yours (data/extra) is drawn this many times as often as another photo
     keep: str  # the epoch whose weights are kept: best (val accuracy; ties go to the later epoch) or last
@@ -82,6 +83,7 @@ class TrainParams:
         _require(self.schedule in SCHEDULES, "train.schedule", " or ".join(SCHEDULES), self.schedule)
         _require(self.weight_decay >= 0.0, "train.weight_decay", "a number >= 0", self.weight_decay)
         _require(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "a number in [0, 1)", self.label_smoothing)
+        _require(0.0 <= self.dropout < 1.0, "train.dropout", "a number in [0, 1)", self.dropout)
         _require(0.0 <= self.photo_share < 1.0, "train.photo_share", "a number in [0, 1)", self.photo_share)
         _require(self.extra_weight > 0.0, "train.extra_weight", "a number > 0", self.extra_weight)
         _require(self.keep in KEEPS, "train.keep", " or ".join(KEEPS), self.keep)

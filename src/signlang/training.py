@@ -258,7 +258,7 @@ def train(
     val_split = to_device(*load_split(prepared_dir, "val"), device=device)
     normalization = load_normalization(prepared_dir)
     mirrored = params.augment.enabled and params.augment.mirror
-    net = SignConvNet(mirror_average=mirrored).to(device, memory_format=torch.channels_last)
+    net = SignConvNet(dropout=params.dropout, mirror_average=mirrored).to(device, memory_format=torch.channels_last)
     log.info(
         "training on %s: %d Kaggle images and %d photo crops an epoch (drawn from %d photo and %d extra crops), "
         "%d val images", device, data.kaggle, data.photo_draws, len(splits["photos"][1]), len(splits["extra"][1]),
