@@ -266,10 +266,10 @@ def noop_repro() -> Row:
 
 
 def seed_recipe(default: TrainParams) -> TrainParams:
-    """The seed notebook's recipe: Adam at 1e-3, constant, batch 128, no augmentation, no photos."""
+    """The seed notebook's recipe: Adam at 1e-3, constant, batch 128, dropout 0.5, no augmentation, no photos."""
     no_augment = dataclasses.replace(default.augment, enabled=False, mirror=False)
     return dataclasses.replace(default, batch_size=BATCH, lr=1e-3, schedule="constant", weight_decay=0.0,
-                               label_smoothing=0.0, photo_share=0.0, augment=no_augment)
+                               label_smoothing=0.0, dropout=0.5, photo_share=0.0, augment=no_augment)
 
 
 def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> tuple[Callable[[], float], int]:
@@ -277,7 +277,7 @@ def recipe_epoch(prepared: Path, params: TrainParams, device: torch.device) -> t
     number of images in the epoch (with photo crops, more than the Kaggle split)."""
     splits = {split: load_split(prepared, split) for split in ("train", "photos", "extra")}
     data = training_set(splits["train"], splits["photos"], splits["extra"], params, device)
-    model = SignConvNet().to(device, memory_format=torch.channels_last)
+    model = SignConvNet(dropout=params.dropout).to(device, memory_format=torch.channels_last)
     augmenter = BatchAugmenter(params.augment, load_normalization(prepared), seed=0)
     steps = -(-len(data) // params.batch_size)
     opt = build_optimization(model, params, steps_per_epoch=steps * (params.epochs + 3), augment=augmenter)
