@@ -1,4 +1,4 @@
-"""evaluate_photos: the model and the development photos -> photo metrics and confusion records."""
+"""evaluate_photos: both models and the photo sets' hands -> photo metrics per model and confusion records."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's code, whatever is installed
 
 from signlang.cli import run_stage, stage_paths  # noqa: E402
+from signlang.params import PhotosParams, load_params  # noqa: E402
 from signlang.photo_evaluation import evaluate_photos  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    paths = stage_paths(argv, __doc__, "model", "dev_photos", "metrics", "confusion")
+    paths = stage_paths(argv, __doc__, "model", "hand_model", "landmarks_dir", "metrics", "confusion", "params")
     return run_stage(
         lambda: evaluate_photos(
-            model=paths.model, dev_photos=paths.dev_photos, metrics=paths.metrics, confusion=paths.confusion
+            model=paths.model, hand_model=paths.hand_model, landmarks_dir=paths.landmarks_dir, metrics=paths.metrics,
+            confusion=paths.confusion, params=load_params(paths.params, "photos", PhotosParams),
         )
     )
 

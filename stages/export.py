@@ -1,4 +1,5 @@
-"""export: the model checkpoint -> ONNX for the demo page, checked against PyTorch on the test images."""
+"""export: both checkpoints -> ONNX for the demo page, each checked against PyTorch (SignConvNet on the test
+images, HandNet on the development photos' hands)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from signlang.export import export  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    paths = stage_paths(argv, __doc__, "model", "onnx", "prepared_dir")
-    return run_stage(lambda: export(model=paths.model, onnx=paths.onnx, prepared_dir=paths.prepared_dir))
+    paths = stage_paths(argv, __doc__, "model", "onnx", "prepared_dir", "hand_model", "hand_onnx", "landmarks")
+    return run_stage(lambda: export(**vars(paths)))
 
 
 if __name__ == "__main__":

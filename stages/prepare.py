@@ -1,4 +1,4 @@
-"""prepare: the Kaggle CSVs and the training photos -> validated, framed, normalized arrays."""
+"""prepare: the Kaggle CSVs, the training photos and their hands -> validated, framed, normalized arrays."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from signlang.params import PrepareParams, load_params  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    paths = stage_paths(argv, __doc__, "raw_dir", "photos_dir", "extra_dir", "out_dir", "params")
+    paths = stage_paths(
+        argv, __doc__, "raw_dir", "photos_dir", "photo_landmarks", "extra_dir", "extra_landmarks", "out_dir", "params"
+    )
     return run_stage(
         lambda: prepare(
             raw_dir=paths.raw_dir,
             photos_dir=paths.photos_dir,
+            photo_landmarks=paths.photo_landmarks,
             extra_dir=paths.extra_dir,
+            extra_landmarks=paths.extra_landmarks,
             out_dir=paths.out_dir,
             params=load_params(paths.params, "prepare", PrepareParams),
         )

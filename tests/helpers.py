@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from unittest import mock
 
 import numpy as np
 import yaml
@@ -74,11 +75,40 @@ def write_photo_folder(
     return root
 
 
+def landmarks_without_hands(folder: Path, out: Path) -> Path:
+    """What the landmarks stage writes for ``folder`` if MediaPipe finds no hand in any photo (the synthetic
+    photos have none), without running MediaPipe nor reading the photos (prepare reads and checks them); a
+    folder that does not fit the layout gets no photos (prepare reports it)."""
+    from signlang.errors import SignlangError
+    from signlang.landmarks import extract_landmarks, write_landmarks
+    from signlang.photos import read_photo_folder
+
+    try:
+        photos = read_photo_folder(folder) if folder.exists() else []
+    except SignlangError:
+        photos = []
+    no_hand = (None, (64, 64), np.zeros(28 * 28, np.uint8))
+    with mock.patch("signlang.landmarks._find", return_value=no_hand):
+        write_landmarks(out, extract_landmarks(photos, workers=1))
+    return out
+
+
+def hand_landmarks(photos: Path, extra: Path, directory: Path) -> dict[str, Path]:
+    """prepare's landmark arguments for two photo folders (``landmarks_without_hands``), kept in ``directory``."""
+    return {"photo_landmarks": landmarks_without_hands(photos, directory / "train"),
+            "extra_landmarks": landmarks_without_hands(extra, directory / "extra")}
+
+
 def prepare_argv(
-    raw: Path, out: Path, photos: Path, extra: Path, params: Path = PROJECT / "params.yaml"
+    raw: Path, out: Path, photos: Path, extra: Path, params: Path = PROJECT / "params.yaml",
+    hands: Path | None = None,
 ) -> list[str]:
-    """The prepare stage's arguments, as dvc.yaml passes them."""
-    return ["--raw-dir", str(raw), "--photos-dir", str(photos), "--extra-dir", str(extra), "--out-dir", str(out),
+    """The prepare stage's arguments, as dvc.yaml passes them, with landmark sets of both photo folders
+    (``landmarks_without_hands``) in ``hands`` (by default beside ``out``)."""
+    hands = hands or out.parent / f"{out.name}-landmarks"
+    return ["--raw-dir", str(raw), "--photos-dir", str(photos),
+            "--photo-landmarks", str(landmarks_without_hands(photos, hands / "train")), "--extra-dir", str(extra),
+            "--extra-landmarks", str(landmarks_without_hands(extra, hands / "extra")), "--out-dir", str(out),
             "--params", str(params)]
 
 
@@ -121,9 +151,20 @@ def set_param(repo: Path, section: str, key: str, value: object) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def copy_real_photos(source: Path, target: Path, per_letter: int, letters: tuple[int, ...] = LABELS) -> Path:
+    """The first ``per_letter`` photos of each of ``letters`` in ``source``, a folder of letters: real hands,
+    which MediaPipe finds (HandNet trains and is checked on them)."""
+    for label in letters:
+        letter = LETTERS[label]
+        (target / letter).mkdir(parents=True)
+        for photo in sorted(path for path in (source / letter).iterdir() if path.suffix == ".jpg")[:per_letter]:
+            shutil.copy(photo, target / letter / photo.name)
+    return target
+
+
 def init_pipeline_repo(repo: Path) -> Path:
-    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params, and small
-    generated photo folders; no Kaggle data yet."""
+    """A git + DVC repository holding this project's pipeline with 1-epoch, batch-32 params, a small
+    generated folder of training photos and a few real ones (more-hands, dev) for HandNet; no Kaggle data yet."""
     repo.mkdir(parents=True)
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(PROJECT / name, repo / name)
@@ -133,7 +174,10 @@ def init_pipeline_repo(repo: Path) -> Path:
     set_param(repo, "train", "batch_size", 32)
     set_param(repo, "prepare", "photo_crops", 2)
     write_photo_folder(repo / "data/photos/train", per_letter=3, seed=1)
-    write_photo_folder(repo / "data/photos/dev", per_letter=2, seed=2)
+    copy_real_photos(PROJECT / "data/photos/more-hands/longhongvo", repo / "data/photos/more-hands/longhongvo", 3)
+    copy_real_photos(PROJECT / "data/photos/dev", repo / "data/photos/dev", 2)
+    (repo / "data/people").mkdir(parents=True)
+    shutil.copy(PROJECT / "data/people/README.md", repo / "data/people/README.md")
     (repo / "data/extra").mkdir(parents=True)
     (repo / "data/extra/.gitkeep").touch()
     run(repo, "git", "init", "-q")

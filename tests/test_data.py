@@ -15,7 +15,7 @@ from signlang.errors import SignlangError
 from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
 
-from helpers import load_stage, make_split, prepare_argv, project_params, write_csv
+from helpers import load_stage, make_split, prepare_argv, project_params, write_csv, hand_landmarks
 
 GOOD_LABELS, GOOD_PIXELS = make_split(3, seed=0)
 prepare_stage = load_stage("prepare")
@@ -245,7 +245,7 @@ def test_prepare_keeps_each_photos_variants_on_one_side_when_grouped(
     pixels, labels, photo_ids = photo_variants(photos_per_letter=10, variants=4, seed=2)
     write_csv(raw_dir / TRAIN, labels, pixels)
     params = project_params(PrepareParams, "prepare", val_fraction=0.2, val_split=val_split, photo_crops=1)
-    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=tmp_path / "out", params=params)
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, **hand_landmarks(photos_dir, extra_dir, tmp_path / "landmarks"), out_dir=tmp_path / "out", params=params)
     row_of = {row.tobytes(): i for i, row in enumerate(load_normalization(tmp_path / "out").to_model_input(pixels))}
     side_photos = [{photo_ids[row_of[image.tobytes()]] for image in load_split(tmp_path / "out", split)[0]}
                    for split in ("train", "val")]
@@ -259,7 +259,7 @@ def test_prepare_writes_normalized_arrays(
     monkeypatch.setattr("signlang.arrays.WRITE_CHUNK_ROWS", 7)  # several chunks, the last one short
     out = tmp_path / "prepared"
     params = project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=3)
-    sizes = prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=out, params=params)
+    sizes = prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, **hand_landmarks(photos_dir, extra_dir, tmp_path / "landmarks"), out_dir=out, params=params)
     assert sizes == {"train": 120, "val": 40, "test": 40, "photos": 4 * 3 * 3, "extra": 0}
     images, labels = load_split(out, "train")
     assert images.shape == (120, 1, 28, 28) and images.dtype == np.float32

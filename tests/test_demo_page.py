@@ -31,7 +31,7 @@ from PIL import Image
 from signlang import LETTERS
 from signlang.console import main as signlang_main
 from signlang.errors import SignlangError
-from signlang.export import export
+from signlang.export import checked_cnn_onnx
 from signlang.framing import HAND_MARGIN, Box, center_square, square_around
 from signlang.model import SignConvNet, save_checkpoint
 from signlang.normalization import Normalization, fit_normalization
@@ -92,7 +92,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     np.save(prepared / "test_images.npy", normalization.to_model_input(test_pixels))
     np.save(prepared / "test_labels.npy", test_labels)
     onnx = root / "model.onnx"
-    export(model=checkpoint, onnx=onnx, prepared_dir=prepared)
+    onnx.write_bytes(checked_cnn_onnx(checkpoint, onnx, prepared)[0])
     return Trained(checkpoint, onnx, normalization)
 
 
@@ -265,7 +265,7 @@ def settled_answer(browser: Browser, timeout: float = 10) -> dict[str, Any]:
 def cli(capsys: pytest.CaptureFixture[str], checkpoint: Path, files: list[Path], *framing: str) -> list[dict[str, Any]]:
     """`signlang predict FILES --json --top 3 FRAMING` from the checkpoint: one result per file."""
     capsys.readouterr()
-    code = signlang_main(["predict", *map(str, files), "--model", str(checkpoint), "--json", "--top", "3", *framing])
+    code = signlang_main(["predict", *map(str, files), "--model", "cnn", "--checkpoint", str(checkpoint), "--json", "--top", "3", *framing])
     out = capsys.readouterr().out
     assert code == 0, out
     results = json.loads(out)["results"]

@@ -15,13 +15,17 @@ from signlang.errors import SignlangError
 from signlang.export import (
     PARITY_TOLERANCE,
     check_parity,
-    export,
+    checked_cnn_onnx,
     onnx_bytes,
     onnx_probabilities,
     read_metadata,
+    run_onnx,
 )
 from signlang.model import SignConvNet, load_checkpoint, save_checkpoint
 from signlang.normalization import Normalization
+
+from signlang.handnet import HandNet, handnet_checkpoint_writer, load_handnet
+from signlang.landmarks import LandmarkSet, write_landmarks
 
 from helpers import load_stage, make_split
 
@@ -67,7 +71,63 @@ def exported(checkpoint: Path) -> bytes:
 
 
 def argv(model: Path, out: Path, prepared: Path) -> list[str]:
-    return ["--model", str(model), "--onnx", str(out), "--prepared-dir", str(prepared)]
+    """The stage's arguments; HandNet's checkpoint, landmarks and ONNX file under ``prepared/hands``."""
+    hands = prepared / "hands"
+    return ["--model", str(model), "--onnx", str(out), "--prepared-dir", str(prepared),
+            "--hand-model", str(save_handnet(hands / "handnet.pt")), "--hand-onnx", str(hands / "handnet.onnx"),
+            "--landmarks", str(write_hands(hands / "landmarks"))]
+
+
+def save_handnet(path: Path) -> Path:
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handnet_checkpoint_writer(HandNet(width=16, dropout=0.0).eval(), fusion_weight=0.7)(handle)
+    return path
+
+
+def write_hands(directory: Path, count: int = 12) -> Path:
+    """A landmark set of ``count`` random hands, found, in both hands."""
+    rng = np.random.default_rng(0)
+    write_landmarks(directory, LandmarkSet(
+        names=np.array([f"A/{i}.jpg" for i in range(count)]), sources=np.array([""] * count),
+        labels=np.zeros(count, np.int64), found=np.ones(count, bool), step=np.zeros(count, np.int64),
+        landmarks=(rng.random((count, 21, 3)) * 200).astype(np.float32), world=np.zeros((count, 21, 3), np.float32),
+        handedness=np.where(rng.random(count) < 0.5, -1.0, 1.0).astype(np.float32), score=np.ones(count, np.float32),
+        size=np.full((count, 2), 200), pixels=np.zeros((count, 784), np.uint8),
+    ))
+    return directory
+
+
+def test_the_stage_writes_handnet_as_onnx_that_answers_as_pytorch_does(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argv(checkpoint, tmp_path / "model.onnx", write_prepared(tmp_path / "prepared"))
+    assert load_stage("export").main(args) == 0, capsys.readouterr().err
+    content = (tmp_path / "prepared/hands/handnet.onnx").read_bytes()
+    props = {entry.key: json.loads(entry.value) for entry in onnx.load_from_string(content).metadata_props}
+    assert props["classes"] == list(LETTERS) and props["fusion_weight"] == 0.7
+    loaded = load_handnet(tmp_path / "prepared/hands/handnet.pt", torch.device("cpu"))
+    landmarks, handedness = torch.rand(9, 21, 3) * 400, torch.tensor([1.0, -1.0, 1.0] * 3)
+    with torch.no_grad():
+        expected = torch.softmax(loaded.model(landmarks, handedness), dim=1).numpy()
+    actual = run_onnx(content, {"landmarks": landmarks.numpy(), "handedness": handedness.numpy()})
+    np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=0)
+
+
+def test_a_handnet_export_that_differs_fails_and_writes_neither_model(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signlang.export
+
+    real = signlang.export.run_onnx
+    monkeypatch.setattr(signlang.export, "run_onnx", lambda content, inputs: real(content, inputs)[:, ::-1].copy()
+                        if "landmarks" in inputs else real(content, inputs))
+    out = tmp_path / "model.onnx"
+    assert load_stage("export").main(argv(checkpoint, out, write_prepared(tmp_path / "prepared"))) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the ONNX export does not match" in err and "hands" in err, err
+    assert not out.exists() and not (tmp_path / "prepared/hands/handnet.onnx").exists()
 
 
 def test_the_stage_writes_onnx_that_answers_as_pytorch_does(
@@ -147,7 +207,7 @@ def test_metadata_that_is_not_the_checkpoints_fails(
             entry.value = json.dumps({"mean": 0.5, "std": 0.25})
     monkeypatch.setattr(signlang.export, "onnx_bytes", lambda loaded: proto.SerializeToString())
     with pytest.raises(SignlangError, match="metadata_props differ"):
-        export(model=checkpoint, onnx=tmp_path / "model.onnx", prepared_dir=write_prepared(tmp_path / "prepared"))
+        checked_cnn_onnx(checkpoint, tmp_path / "model.onnx", write_prepared(tmp_path / "prepared"))
     assert not (tmp_path / "model.onnx").exists()
 
 

@@ -16,7 +16,9 @@ from signlang.training import configure_torch
 from helpers import PROJECT, load_stage, prepare_argv, project_params
 
 PROJECT_PARAMS = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
-STAGE_OF_SECTION = {"prepare": "prepare", "train": "train"}  # which stage reads each section (params.SECTIONS)
+# which stage reads each section (params.SECTIONS)
+STAGE_OF_SECTION = {"prepare": "prepare", "train": "train", "landmarks": "landmarks", "hands": "train_hands",
+                    "photos": "evaluate_photos"}
 
 
 def test_project_params_load() -> None:
@@ -59,7 +61,15 @@ def assert_stops_with(
     out = tmp_path / "out"
     missing = tmp_path / "no-data"  # a stage that read its data first would complain about this instead
     if stage == "prepare":
-        argv = prepare_argv(missing, out / "prepared", missing, missing, params)
+        argv = prepare_argv(missing, out / "prepared", missing, missing, params, hands=tmp_path / "landmarks")
+    elif stage == "landmarks":
+        argv = ["--photos", str(missing), "--out", str(out / "landmarks"), "--params", str(params)]
+    elif stage == "train_hands":
+        argv = ["--train", str(missing), "--extra", str(missing), "--dev", str(missing), "--model", str(out / "h.pt"),
+                "--metrics", str(out / "m.json"), "--loss-plot", str(out / "loss.json"), "--params", str(params)]
+    elif stage == "evaluate_photos":
+        argv = ["--model", str(missing), "--hand-model", str(missing), "--landmarks-dir", str(missing), "--metrics",
+                str(out / "m.json"), "--confusion", str(out / "c.json"), "--params", str(params)]
     else:
         argv = ["--prepared-dir", str(missing), "--model", str(out / "model.pt"), "--metrics", str(out / "m.json"),
                 "--loss-plot", str(out / "loss.json"), "--timing", str(out / "time.json"), "--params", str(params)]
@@ -117,6 +127,15 @@ BAD_PARAMS = [
     ("train.device", "cuda", "'train.device' is cuda, but torch sees no CUDA device; allowed here: auto or cpu"),
     ("train.augment.rotation", 200, "'train.augment.rotation' must be degrees in [0, 180], got 200.0"),
     ("train.augment.scale", 1, "'train.augment.scale' must be a number in [0, 1), got 1.0"),
+    ("landmarks.mediapipe", "0.10.99", "'landmarks.mediapipe' is '0.10.99', but mediapipe 0.10.14 is installed"),
+    ("hands.fusion_weight", 1.5, "'hands.fusion_weight' must be a number in [0, 1], got 1.5"),
+    ("hands.width", 0, "'hands.width' must be an integer >= 1, got 0"),
+    ("hands.extra_weight", 2.5, "'hands.extra_weight' must be int, got 2.5"),
+    ("hands.augment.mirror", 2, "'hands.augment.mirror' must be a probability in [0, 1], got 2.0"),
+    ("hands.augment.jitter", -1, "'hands.augment.jitter' must be a number >= 0, got -1.0"),
+    ("hands.device", "cuda", "'hands.device' is cuda, but torch sees no CUDA device; allowed here: auto or cpu"),
+    ("photos.score", "dev", "'photos.score' must be a list of str, got 'dev'"),
+    ("photos.score", [], "'photos.score' must be a list of photo sets, got []"),
 ]
 
 

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import PROJECT, command_env, init_pipeline_repo, make_split, run, set_param, write_csv, write_photo_folder
+from helpers import PROJECT, command_env, copy_real_photos, init_pipeline_repo, make_split, run, set_param, write_csv
 
-STAGES = ("prepare", "train", "evaluate", "evaluate_photos", "export")
+SETS = ("train", "more_hands", "extra", "dev", "people")  # dvc.yaml's photo_sets: one landmarks stage each
+STAGES = (*(f"landmarks@{name}" for name in SETS), "prepare", "train", "train_hands", "evaluate", "evaluate_photos",
+          "export")
+FROM_EXTRA = ("landmarks@extra", "prepare", "train", "train_hands", "evaluate", "evaluate_photos", "export")
 
 
 def stages_run(output: str) -> list[str]:
@@ -61,6 +64,14 @@ def test_dvc_repro_end_to_end(repo: Path) -> None:
     assert "HEAD_plots_eval_images_mistakes.png" in page and "workspace_plots_eval_images_mistakes.png" in page
     assert "prepare" in run(repo, *dvc, "dag")
 
+    # a hands param re-runs HandNet's training and what reads it, not SignConvNet's
+    set_param(repo, "hands", "fusion_weight", 0.5)
+    assert stages_run(run(repo, *dvc, "repro")) == ["train_hands", "evaluate_photos", "export"]
+    photos = json.loads((repo / "metrics/photos.json").read_text())
+    assert list(photos) == ["dev"] and photos["dev"]["photos"] == 8 and photos["dev"]["hands_found"] >= 6
+    assert set(photos["dev"]) == {"photos", "hands_found", "fused", "hands", "cnn"}
+    assert "dev.fused.top1" in run(repo, *dvc, "metrics", "show")
+
 
 @pytest.mark.slow
 def test_dvc_repro_without_data_says_where_the_files_go(repo: Path) -> None:
@@ -79,6 +90,7 @@ def output_hashes(repo: Path) -> dict[str, str]:
     return {
         "arrays": lock["stages"]["prepare"]["outs"][0]["md5"],
         "model": next(out["md5"] for out in lock["stages"]["train"]["outs"] if out["path"].endswith(".pt")),
+        "hands": next(out["md5"] for out in lock["stages"]["train_hands"]["outs"] if out["path"].endswith(".pt")),
     }
 
 
@@ -88,13 +100,12 @@ def test_a_photo_in_data_extra_reruns_prepare_and_train_and_removing_it_restores
     run(repo, *dvc, "repro")
     before = output_hashes(repo)
 
-    write_photo_folder(repo / "data/extra", per_letter=1, seed=7, labels=(1,))  # one photo of B, with its box
-    assert stages_run(run(repo, *dvc, "repro")) == list(STAGES)
+    copy_real_photos(PROJECT / "data/photos/dev", repo / "data/extra", per_letter=1, letters=(1,))  # a photo of B
+    assert stages_run(run(repo, *dvc, "repro")) == list(FROM_EXTRA)
     with_extra = output_hashes(repo)
-    assert with_extra["arrays"] != before["arrays"] and with_extra["model"] != before["model"]
+    assert all(with_extra[key] != before[key] for key in before), (before, with_extra)
 
     shutil.rmtree(repo / "data/extra/B")
-    (repo / "data/extra/boxes.csv").unlink()
     # the stages run again (not restored from DVC's run cache) and write the same bytes as the first time
-    assert stages_run(run(repo, *dvc, "repro", "--no-run-cache")) == list(STAGES)
+    assert stages_run(run(repo, *dvc, "repro", "--no-run-cache")) == list(FROM_EXTRA)
     assert output_hashes(repo) == before

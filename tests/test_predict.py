@@ -22,9 +22,10 @@ from signlang.kaggle import read_dataset_csv
 from signlang.model import SignConvNet, save_checkpoint
 from signlang.normalization import Normalization
 from signlang.params import PrepareParams
+from signlang.handnet import HandNet, handnet_checkpoint_writer
 from signlang.predict import image_pixels
 
-from helpers import init_pipeline_repo, make_split, project_params, write_csv
+from helpers import init_pipeline_repo, make_split, project_params, write_csv, hand_landmarks
 
 LINE = re.compile(r"^(?P<input>.+): (?P<ranked>[A-Z] [01]\.\d{4}(, [A-Z] [01]\.\d{4})*)( \(label [A-Z]\))?$")
 
@@ -62,7 +63,7 @@ def test_a_dataset_row_as_png_is_exactly_what_prepare_feeds_the_model(
     raw_dir: Path, extra_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir=raw_dir, photos_dir=extra_dir, extra_dir=extra_dir, out_dir=prepared,
+    prepare(raw_dir=raw_dir, photos_dir=extra_dir, extra_dir=extra_dir, **hand_landmarks(extra_dir, extra_dir, tmp_path / "landmarks"), out_dir=prepared,
             params=project_params(PrepareParams, "prepare"))
     normalization = load_normalization(prepared)
     model = save_model(tmp_path / "model.pt", normalization)
@@ -75,7 +76,7 @@ def test_a_dataset_row_as_png_is_exactly_what_prepare_feeds_the_model(
     prepared_images, _ = load_split(prepared, "test")
     np.testing.assert_array_equal(from_png, prepared_images[0])  # bit for bit
 
-    code, out, err = run_predict(capsys, str(png), str(test_csv), "--model", str(model), "--top", "3")
+    code, out, err = run_predict(capsys, str(png), str(test_csv), "--model", "cnn", "--checkpoint", str(model), "--top", "3")
     assert code == 0 and err == []
     assert len(out) == 1 + len(labels)
     assert out[1].startswith(f"{test_csv}:1: ") and out[1].endswith(f"(label {LETTERS[labels[0]]})")
@@ -119,7 +120,7 @@ def test_top_k_lines_and_json_agree(tmp_path: Path, model_path: Path, capsys: py
         Image.fromarray(pixels).save(tmp_path / name)
         paths.append(str(tmp_path / name))
 
-    code, out, err = run_predict(capsys, *paths, "--model", str(model_path), "--top", "5")
+    code, out, err = run_predict(capsys, *paths, "--model", "cnn", "--checkpoint", str(model_path), "--top", "5")
     assert code == 0 and err == []
     assert [LINE.match(line)["input"] for line in out] == paths
     for line in out:
@@ -127,13 +128,13 @@ def test_top_k_lines_and_json_agree(tmp_path: Path, model_path: Path, capsys: py
         assert len(top) == 5 and len({letter for letter, _ in top}) == 5
         assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
 
-    code, out_json, err = run_predict(capsys, *paths, "--model", str(model_path), "--top", "5", "--json")
+    code, out_json, err = run_predict(capsys, *paths, "--model", "cnn", "--checkpoint", str(model_path), "--top", "5", "--json")
     document = json.loads("\n".join(out_json))
     assert code == 0 and document["errors"] == []
     for line, result in zip(out, document["results"], strict=True):
         assert [(p["letter"], round(p["probability"], 4)) for p in result["predictions"]] == ranked(line)
 
-    code, out, _ = run_predict(capsys, paths[0], "--model", str(model_path), "--top", "100")
+    code, out, _ = run_predict(capsys, paths[0], "--model", "cnn", "--checkpoint", str(model_path), "--top", "100")
     assert code == 0 and len(ranked(out[0])) == len(LETTERS)  # every class, probabilities summing to 1
     assert sum(p for _, p in ranked(out[0])) == pytest.approx(1.0, abs=1e-3)
 
@@ -157,7 +158,7 @@ def test_a_bad_file_is_reported_and_the_others_still_answered(
     missing = tmp_path / "missing.jpg"
 
     files = [good, not_image, truncated, bad_csv, missing, good_csv]
-    code, out, err = run_predict(capsys, *map(str, files), "--model", str(model_path))
+    code, out, err = run_predict(capsys, *map(str, files), "--model", "cnn", "--checkpoint", str(model_path))
     assert code == 1
     assert [LINE.match(line)["input"] for line in out] == [str(good)] + [f"{good_csv}:{i}" for i in range(1, 9)]
     assert len(err) == 4
@@ -166,7 +167,7 @@ def test_a_bad_file_is_reported_and_the_others_still_answered(
     assert err[2] == f"error: {bad_csv}: line 2, column 'label': expected an integer in 0..25, got 26"
     assert err[3] == f"error: {missing}: not found"
 
-    code, out, err = run_predict(capsys, str(missing), "--model", str(model_path), "--json")
+    code, out, err = run_predict(capsys, str(missing), "--model", "cnn", "--checkpoint", str(model_path), "--json")
     assert code == 1 and json.loads("\n".join(out)) == {
         "results": [],
         "errors": [{"input": str(missing), "error": f"{missing}: not found"}],
@@ -176,7 +177,7 @@ def test_a_bad_file_is_reported_and_the_others_still_answered(
 def test_a_missing_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "a.png"
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(image)
-    code, out, err = run_predict(capsys, str(image), "--model", str(tmp_path / "none.pt"))
+    code, out, err = run_predict(capsys, str(image), "--model", "cnn", "--checkpoint", str(tmp_path / "none.pt"))
     assert code == 1 and out == []
     assert err == [f"error: {tmp_path / 'none.pt'}: checkpoint not found; run 'dvc repro' to train one"]
 
@@ -187,7 +188,7 @@ def test_the_console_script_is_installed(tmp_path: Path, model_path: Path) -> No
     image = tmp_path / "hand.jpg"
     Image.fromarray(np.full((50, 40, 3), 90, dtype=np.uint8)).save(image)
     result = subprocess.run(
-        [script, "predict", image, "--model", model_path, "--top", "2"], capture_output=True, text=True
+        [script, "predict", image, "--model", "cnn", "--checkpoint", model_path, "--top", "2"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert ranked(result.stdout.strip()) and result.stdout.startswith(f"{image}: ")
@@ -211,10 +212,10 @@ def modules_loaded_by_predict(*args: str) -> set[str]:
 def test_predict_on_images_loads_neither_the_training_loop_nor_pandas(tmp_path: Path, model_path: Path) -> None:
     image = tmp_path / "hand.png"
     Image.fromarray(np.full((40, 30), 120, dtype=np.uint8)).save(image)
-    assert modules_loaded_by_predict(str(image), "--model", str(model_path)) == set()
+    assert modules_loaded_by_predict(str(image), "--model", "cnn", "--checkpoint", str(model_path)) == set()
     # the check sees imports: a CSV needs the CSV reader, which brings pandas
     csv = write_csv(tmp_path / "rows.csv", *make_split(1, seed=0))
-    assert modules_loaded_by_predict(str(csv), "--model", str(model_path)) == {"signlang.kaggle", "pandas"}
+    assert modules_loaded_by_predict(str(csv), "--model", "cnn", "--checkpoint", str(model_path)) == {"signlang.kaggle", "pandas"}
 
 
 def test_without_model_predict_takes_the_artifact_path_from_dvc_yaml(
@@ -228,8 +229,14 @@ def test_without_model_predict_takes_the_artifact_path_from_dvc_yaml(
     assert code == 1 and err == ["error: ../models/model.pt: checkpoint not found; run 'dvc repro' to train one"]
     (repo / "models").mkdir()
     shutil.copy(model_path, repo / "models/model.pt")
+    code, out, err = run_predict(capsys, str(image), "--model", "cnn")  # SignConvNet alone needs no HandNet
+    assert code == 0 and ranked(out[0])
+    code, out, err = run_predict(capsys, str(image))
+    assert code == 1 and err == ["error: ../models/handnet.pt: checkpoint not found; run 'dvc repro' to train one"]
+    with (repo / "models/handnet.pt").open("wb") as handle:
+        handnet_checkpoint_writer(HandNet(width=8, dropout=0.0), fusion_weight=0.5)(handle)
     code, out, err = run_predict(capsys, str(image))
     assert code == 0 and ranked(out[0])
     monkeypatch.chdir(tmp_path)  # outside any DVC project
     code, out, err = run_predict(capsys, str(image))
-    assert code == 1 and err == ["error: no --model given, and no dvc.yaml here declares the artifact signlang-cnn"]
+    assert code == 1 and err == ["error: no --checkpoint given, and no dvc.yaml here declares the artifact signlang-cnn"]

@@ -13,7 +13,7 @@ from signlang import training
 from signlang.data import prepare
 from signlang.params import PrepareParams
 
-from helpers import PROJECT, load_stage, project_params, set_param
+from helpers import PROJECT, load_stage, project_params, set_param, hand_landmarks
 
 TRAIN_STAGE = load_stage("train")
 
@@ -28,7 +28,7 @@ def restore_determinism() -> Iterator[None]:
 
 @pytest.fixture
 def prepared(raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path) -> Path:
-    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=tmp_path / "prepared",
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, **hand_landmarks(photos_dir, extra_dir, tmp_path / "landmarks"), out_dir=tmp_path / "prepared",
             params=project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=2))
     return tmp_path / "prepared"
 

@@ -52,7 +52,7 @@ def import_closure(root: Path, script: Path) -> set[Path]:
 def stage_scripts(dvc_yaml: dict) -> dict[str, Path]:
     scripts = {}
     for name, stage in dvc_yaml["stages"].items():
-        match = re.search(r"python (stages/\S+\.py)", stage["cmd"])
+        match = re.search(r"python (stages/\S+\.py)", stage.get("do", stage)["cmd"])  # do: a foreach stage's body
         assert match, f"stage {name}: cmd does not run a stages/*.py script"
         scripts[name] = Path(match[1])
     return scripts
@@ -63,7 +63,8 @@ def dep_mismatches(root: Path) -> list[str]:
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
     problems = []
     for name, script in stage_scripts(dvc_yaml).items():
-        deps = dvc_yaml["stages"][name]["deps"]
+        stage = dvc_yaml["stages"][name]
+        deps = stage.get("do", stage)["deps"]
         listed = {Path(dep) for dep in deps if isinstance(dep, str) and dep.startswith("src/")}
         needed = import_closure(root, script)
         if str(script) not in deps:
@@ -100,6 +101,13 @@ def test_a_module_imported_but_not_listed_is_caught(tmp_path: Path) -> None:
 def test_a_module_listed_but_not_imported_is_caught(tmp_path: Path) -> None:
     root = copy_project(tmp_path)
     dvc_yaml = (root / "dvc.yaml").read_text()
-    cli = "      - src/signlang/cli.py\n"
+    cli = "\n      - src/signlang/cli.py\n"  # the first stage at this indent: prepare (landmarks' deps sit deeper)
     (root / "dvc.yaml").write_text(dvc_yaml.replace(cli, cli + "      - src/signlang/predict.py\n", 1))
     assert dep_mismatches(root) == ["stage prepare: deps list src/signlang/predict.py, which it never imports"]
+
+
+def test_a_foreach_stage_is_checked_too(tmp_path: Path) -> None:
+    root = copy_project(tmp_path)
+    dvc_yaml = (root / "dvc.yaml").read_text()
+    (root / "dvc.yaml").write_text(dvc_yaml.replace("        - src/signlang/landmarks.py\n", "", 1))
+    assert dep_mismatches(root) == ["stage landmarks: deps lack src/signlang/landmarks.py"]

@@ -222,7 +222,7 @@ def test_two_machines_run_their_shares_and_a_third_gathers_them(servers: Path, t
     assert sorted(row[0] for row in rows) == sorted(e.name for e in grid), output
     header = next(line for line in output.splitlines() if line.startswith("| Experiment"))
     assert "train.lr" in header and "train.seed" in header and "metrics/eval.json:accuracy" in header
-    assert "metrics/photos.json:top1 ↓" in header, output  # the photos are there, so they rank
+    assert "metrics/photos.json:dev.fused.top1 ↓" in header, output  # the photos are there, so they rank
     by_name = {experiment.name: experiment for experiment in grid}
     for row in rows:
         experiment = by_name[row[0]]

@@ -16,7 +16,7 @@ from signlang.normalization import Normalization
 from signlang.params import PrepareParams, TrainParams
 from signlang.training import EpochRecord, fit, is_better, train, training_set
 
-from helpers import make_split, project_params
+from helpers import make_split, project_params, hand_landmarks
 
 
 def arrays(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +63,7 @@ def test_train_stage_writes_model_metrics_and_curves(
     raw_dir: Path, photos_dir: Path, extra_dir: Path, tmp_path: Path
 ) -> None:
     prepared = tmp_path / "prepared"
-    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, out_dir=prepared,
+    prepare(raw_dir=raw_dir, photos_dir=photos_dir, extra_dir=extra_dir, **hand_landmarks(photos_dir, extra_dir, tmp_path / "landmarks"), out_dir=prepared,
             params=project_params(PrepareParams, "prepare", val_fraction=0.25, photo_crops=2))
     out = tmp_path / "out"
     params = project_params(TrainParams, "train", epochs=2, batch_size=32, seed=0, device="cpu", dropout=0.3)

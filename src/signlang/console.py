@@ -12,12 +12,15 @@ from pathlib import Path
 from signlang.allocator import keep_freed_memory
 from signlang.device import select_device
 from signlang.errors import SignlangError
-from signlang.model import load_checkpoint
 from signlang.framing import Box
+from signlang.fusion import MODELS, Models
+from signlang.handnet import load_handnet
+from signlang.model import load_checkpoint
 from signlang.params import DEVICES
 from signlang.predict import AUTO, NO_FRAME, Framing, predict_files
 
-MODEL_ARTIFACT = "signlang-cnn"  # the model's name in dvc.yaml's artifacts section
+MODEL_ARTIFACT = "signlang-cnn"  # SignConvNet's name in dvc.yaml's artifacts section
+HANDS_ARTIFACT = "signlang-hands"  # HandNet's
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     how = Framing(find_hand=False, box=args.box) if args.box else NO_FRAME if args.no_frame else AUTO
     keep_freed_memory()
     try:
-        return run_predict(args.files, args.model, args.top, args.json, args.device, how)
+        return run_predict(args.files, args.model, args.checkpoint, args.hand_checkpoint, args.top, args.json,
+                           args.device, how)
     except BrokenPipeError:  # `signlang predict ... | head`: stop quietly, as the Python docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -61,7 +65,15 @@ def add_predict_command(commands: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
     predict.add_argument(
-        "--model", type=Path, help=f"a checkpoint; default: the path of the artifact {MODEL_ARTIFACT} in dvc.yaml"
+        "--model", choices=MODELS, default="fused",
+        help="fused: both models where a hand is found, SignConvNet elsewhere; hands: HandNet alone (needs a hand); "
+        "cnn: SignConvNet alone. Default: %(default)s",
+    )
+    predict.add_argument(
+        "--checkpoint", type=Path, help=f"SignConvNet's checkpoint; default: the artifact {MODEL_ARTIFACT} in dvc.yaml"
+    )
+    predict.add_argument(
+        "--hand-checkpoint", type=Path, help=f"HandNet's checkpoint; default: the artifact {HANDS_ARTIFACT} in dvc.yaml"
     )
     predict.add_argument("--top", type=positive_int, default=1, metavar="K", help="the K most likely letters")
     predict.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
@@ -116,33 +128,36 @@ def positive_int(text: str) -> int:
     return value
 
 
-def default_model_path() -> Path:
-    """Where dvc.yaml (of the DVC project around the working directory) says the trained model is."""
+def default_model_path(artifact: str = MODEL_ARTIFACT) -> Path:
+    """Where dvc.yaml (of the DVC project around the working directory) says a trained model is."""
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
     try:
         with Repo() as repo:
             for file, artifacts in repo.artifacts.read().items():
-                if MODEL_ARTIFACT in artifacts:
-                    found = Path(repo.root_dir) / Path(file).parent / artifacts[MODEL_ARTIFACT].path
+                if artifact in artifacts:
+                    found = Path(repo.root_dir) / Path(file).parent / artifacts[artifact].path
                     return Path(os.path.relpath(found))
     except NotDvcRepoError:
         pass
-    raise SignlangError(f"no --model given, and no dvc.yaml here declares the artifact {MODEL_ARTIFACT}")
+    option = "--checkpoint" if artifact == MODEL_ARTIFACT else "--hand-checkpoint"
+    raise SignlangError(f"no {option} given, and no dvc.yaml here declares the artifact {artifact}")
 
 
 def run_predict(
-    files: list[Path], model_path: Path | None, top: int, as_json: bool, device_name: str, framing: Framing
+    files: list[Path], model: str, checkpoint: Path | None, hand_checkpoint: Path | None, top: int, as_json: bool,
+    device_name: str, framing: Framing,
 ) -> int:
-    """Predict and print; exit code 0 if every file was answered, 1 if any (or the model) failed."""
+    """Predict and print; exit code 0 if every file was answered, 1 if any (or a model) failed."""
     try:
-        model_path = model_path or default_model_path()
-        loaded = load_checkpoint(model_path, select_device(device_name, key="--device"))
+        device = select_device(device_name, key="--device")
+        loaded = load_checkpoint(checkpoint or default_model_path(), device)
+        hands = None if model == "cnn" else load_handnet(hand_checkpoint or default_model_path(HANDS_ARTIFACT), device)
     except SignlangError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    report = predict_files(files, loaded, top, framing)
+    report = predict_files(files, Models(loaded, hands), top, framing, model)
     for _, why in report.errors:
         print(f"error: {why}", file=sys.stderr)
     if as_json:

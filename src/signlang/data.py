@@ -18,8 +18,10 @@ from signlang import IMAGE_SIZE, LETTERS
 from signlang.arrays import write_normalization, write_split
 from signlang.errors import SignlangError
 from signlang.files import staged_outputs
-from signlang.framing import Box, HandFinder, center_square, frame_pixels, read_photo, square_around
+from signlang.framing import Box, frame_pixels, read_photo, square_around
+from signlang.hand_finding import hand_square
 from signlang.kaggle import RAW_FILES, file_line, find_raw_csv, read_dataset_csv
+from signlang.landmarks import LandmarkSet, read_landmarks
 from signlang.normalization import fit_normalization
 from signlang.params import PrepareParams
 from signlang.photos import Photo, read_photo_folder
@@ -89,10 +91,12 @@ def stratified_split(
 
 
 def prepare(
-    *, raw_dir: Path, photos_dir: Path, extra_dir: Path, out_dir: Path, params: PrepareParams
+    *, raw_dir: Path, photos_dir: Path, photo_landmarks: Path, extra_dir: Path, extra_landmarks: Path,
+    out_dir: Path, params: PrepareParams,
 ) -> dict[str, int]:
-    """Validate both CSVs and both photo folders, split val off the Kaggle train CSV, frame the photos,
-    normalize, and write the arrays. Returns the size of each split."""
+    """Validate both CSVs and both photo folders, split val off the Kaggle train CSV, frame the photos
+    around the hands the landmarks stage found, normalize, and write the arrays. Returns the size of
+    each split."""
     train_csv, test_csv = (find_raw_csv(raw_dir, RAW_FILES[split]) for split in ("train", "test"))
     train_pixels, train_labels = read_dataset_csv(train_csv)
     test_pixels, test_labels = read_dataset_csv(test_csv)
@@ -102,7 +106,8 @@ def prepare(
             f"{train_csv}: lines 2-{file_line(train_csv, len(train_labels) - 1)}: every row has label "
             f"{train_labels[0]} ({letter}); training needs at least two letters"
         )
-    photos, extra = read_photo_folder(photos_dir), read_photo_folder(extra_dir)
+    photos = framed_photos(photos_dir, photo_landmarks)
+    extra = framed_photos(extra_dir, extra_landmarks)
     groups = val_groups(train_pixels, train_labels, params.val_split)
     train_index, val_index = stratified_split(train_labels, groups, params.val_fraction, params.seed)
     splits = {
@@ -122,38 +127,52 @@ def prepare(
     return sizes
 
 
+def framed_photos(folder: Path, landmarks_dir: Path) -> list[tuple[Photo, Box]]:
+    """The photos of ``folder`` (none if it is missing: data/extra is optional), each with the square
+    `signlang predict` frames around the hand the landmarks stage found in it; where it found none, around
+    the labelled box, or else the centre square."""
+    photos = read_photo_folder(folder) if folder.exists() else []
+    landmarks = read_landmarks(landmarks_dir)
+    names = [photo.name if not photo.source else f"{photo.source}/{photo.name}" for photo in photos]
+    if names != landmarks.names.tolist():
+        raise SignlangError(f"{landmarks_dir}: its photos are not those of {folder}; run 'dvc repro' to extract "
+                            "their landmarks again")
+    return [(photo, _square(photo, landmarks, index)) for index, photo in enumerate(photos)]
+
+
+def _square(photo: Photo, landmarks: LandmarkSet, index: int) -> Box:
+    size = (int(landmarks.size[index, 0]), int(landmarks.size[index, 1]))
+    hand = landmarks.hand(index)
+    if hand is None and photo.box is not None:
+        return square_around(photo.box, size)
+    return hand_square(hand, size)
+
+
 def photo_crops(
-    photos: list[Photo], params: PrepareParams, workers: int | None = None
+    photos: list[tuple[Photo, Box]], params: PrepareParams, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``params.photo_crops`` framed 28x28 crops of each photo, (N * crops, 784) uint8, and their labels.
 
     The first crop is the square `signlang predict` takes around the hand MediaPipe finds; where it
-    finds none, the labelled box stands in (or, without one, the centre square). The other crops move
+    found none, the labelled box stands in (or, without one, the centre square). The other crops move
     and resize that square at random (``crop_shift``, ``crop_scale``), within the photo, as a detector
     that frames a little off would; each photo's draws are seeded by ``params.seed`` and its name, so a
     photo's crops do not depend on the other photos, nor on how many processes frame them (one per CPU)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(photos) < PARALLEL_FROM:
-        crops = [_frame_photo(photo, params) for photo in photos]
+        crops = [_frame_photo(photo, square, params) for photo, square in photos]
     else:
-        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch or MediaPipe state
+        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch state
         with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
-            crops = list(pool.map(_frame_photo, photos, [params] * len(photos), chunksize=16))
+            crops = list(pool.map(_frame_photo, *zip(*photos), [params] * len(photos), chunksize=16))
     pixels = np.concatenate(crops) if crops else np.zeros((0, IMAGE_SIZE * IMAGE_SIZE), dtype=np.uint8)
-    labels = np.repeat(np.array([photo.label for photo in photos], dtype=np.int64), params.photo_crops)
+    labels = np.repeat(np.array([photo.label for photo, _ in photos], dtype=np.int64), params.photo_crops)
     log.info("framed %d crops of %d photos", len(labels), len(photos))
     return pixels, labels
 
 
-_finder: HandFinder | None = None  # one per process, kept for the process's next photos
-
-
-def _frame_photo(photo: Photo, params: PrepareParams) -> np.ndarray:
-    global _finder
-    _finder = _finder or HandFinder()
+def _frame_photo(photo: Photo, square: Box, params: PrepareParams) -> np.ndarray:
     image = read_photo(photo.path)
-    hand = _finder.find(image) or photo.box
-    square = square_around(hand, image.size) if hand else center_square(image.size)
     rng = np.random.default_rng([params.seed, zlib.crc32(photo.name.encode("utf-8"))])
     boxes = [square] + [jittered(square, image.size, params.crop_scale, params.crop_shift, rng)
                         for _ in range(params.photo_crops - 1)]

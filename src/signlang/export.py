@@ -1,10 +1,11 @@
-"""The export stage: the checkpoint as ONNX, for the demo page (web/build_demo.py), checked against PyTorch.
+"""The export stage: both checkpoints as ONNX, for the demo page (web/build_demo.py), checked against PyTorch.
 
-The ONNX graph maps model input (N, 1, 28, 28) float32, ``(p / 255 - mean) / std``, to logits (N, 26);
+SignConvNet's ONNX graph maps model input (N, 1, 28, 28) float32, ``(p / 255 - mean) / std``, to logits (N, 26);
 its metadata_props hold what a reader needs besides: the classes (output i is letter i), the
 normalization, and the image size. Before the file is written, onnxruntime runs it on every test
 image: its probabilities must match PyTorch's within PARITY_TOLERANCE and its top letter must be the
-same for every image, else the stage fails and writes nothing.
+same for every image, else the stage fails and writes nothing. HandNet's (``handnet_onnx_bytes``) is
+checked the same way on the hands found in the development photos.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import copy
 import json
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,9 +25,15 @@ import torch
 from signlang import IMAGE_SIZE
 from signlang.arrays import load_split
 from signlang.errors import SignlangError
-from signlang.files import write_atomic
+from signlang.files import staged_outputs
+from signlang.hand_finding import LANDMARKS
+from signlang.handnet import LoadedHandNet, load_handnet
+from signlang.landmarks import read_landmarks
 from signlang.model import LoadedModel, load_checkpoint, predict_logits
 from signlang.normalization import Normalization
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ CLASSES_KEY = "classes"
 NORMALIZATION_KEY = "normalization"
 IMAGE_SIZE_KEY = "image_size"
 INPUT_KEY = "input"
+FUSION_WEIGHT_KEY = "fusion_weight"
+HAND_INPUTS = ["landmarks", "handedness"]
 QUIET_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 
 
@@ -52,8 +63,25 @@ class Parity:
         return self.max_difference <= PARITY_TOLERANCE and self.top_disagreements == 0
 
 
-def export(model: Path, onnx: Path, prepared_dir: Path) -> Parity:
-    """Write ``model`` as ONNX to ``onnx`` once it matches PyTorch on ``prepared_dir``'s test images."""
+def export(
+    *, model: Path, onnx: Path, prepared_dir: Path, hand_model: Path, hand_onnx: Path, landmarks: Path
+) -> tuple[Parity, Parity]:
+    """The export stage: both models as ONNX, each written once both match PyTorch (SignConvNet on
+    ``prepared_dir``'s test images, HandNet on the hands of ``landmarks``); else nothing is written."""
+    cnn, cnn_parity = checked_cnn_onnx(model, onnx, prepared_dir)
+    hands, hands_parity = checked_handnet_onnx(hand_model, hand_onnx, landmarks)
+    with staged_outputs() as outputs:
+        outputs.write(onnx, lambda handle: handle.write(cnn))
+        outputs.write(hand_onnx, lambda handle: handle.write(hands))
+    log.info("wrote %s (opset %d, %d bytes): on %d test images max |p_onnx - p_torch| = %.2g, same top letter on all",
+             onnx, OPSET, len(cnn), cnn_parity.images, cnn_parity.max_difference)
+    log.info("wrote %s (%d bytes): on %d hands max |p_onnx - p_torch| = %.2g, same top letter on all",
+             hand_onnx, len(hands), hands_parity.images, hands_parity.max_difference)
+    return cnn_parity, hands_parity
+
+
+def checked_cnn_onnx(model: Path, onnx: Path, prepared_dir: Path) -> tuple[bytes, Parity]:
+    """SignConvNet's checkpoint ``model`` as ONNX, once it matches PyTorch on ``prepared_dir``'s test images."""
     loaded = load_checkpoint(model, torch.device("cpu"))
     try:
         images, _ = load_split(prepared_dir, "test")
@@ -63,18 +91,53 @@ def export(model: Path, onnx: Path, prepared_dir: Path) -> Parity:
         raise SignlangError(f"{prepared_dir}: no test images to check the ONNX export on")
     content = onnx_bytes(loaded)
     parity = check_parity(content, loaded, np.array(images, dtype=np.float32))
+    require_parity(parity, onnx, model, "test images")
+    return content, parity
+
+
+def require_parity(parity: Parity, onnx: Path, model: Path, inputs: str) -> None:
     if not parity.ok:
         raise SignlangError(
-            f"{onnx}: the ONNX export does not match {model} on {parity.images} test images: "
+            f"{onnx}: the ONNX export does not match {model} on {parity.images} {inputs}: "
             f"max |p_onnx - p_torch| = {parity.max_difference:.3g} (allowed {PARITY_TOLERANCE:g}), "
             f"top letter differs on {parity.top_disagreements}; nothing written"
         )
-    write_atomic(onnx, lambda handle: handle.write(content))
-    log.info(
-        "wrote %s (opset %d, %d bytes): on %d test images max |p_onnx - p_torch| = %.2g, same top letter on all",
-        onnx, OPSET, len(content), parity.images, parity.max_difference,
-    )
-    return parity
+
+
+def checked_handnet_onnx(model: Path, onnx: Path, landmarks: Path) -> tuple[bytes, Parity]:
+    """HandNet's checkpoint ``model`` as ONNX, once it matches PyTorch on the hands found in ``landmarks``."""
+    loaded = load_handnet(model, torch.device("cpu"))
+    hands = read_landmarks(landmarks)
+    if not hands.found.any():
+        raise SignlangError(f"{landmarks}: no hands to check HandNet's ONNX export on")
+    points = hands.landmarks[hands.found].astype(np.float32)
+    handedness = hands.handedness[hands.found].astype(np.float32)
+    content = handnet_onnx_bytes(loaded)
+    actual = run_onnx(content, {HAND_INPUTS[0]: points, HAND_INPUTS[1]: handedness})
+    with torch.no_grad():
+        expected = torch.softmax(loaded.model(torch.from_numpy(points), torch.from_numpy(handedness)), dim=1).numpy()
+    parity = Parity(len(points), float(np.abs(actual - expected).max()),
+                    int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum()))
+    require_parity(parity, onnx, model, "hands")
+    return content, parity
+
+
+def handnet_onnx_bytes(loaded: LoadedHandNet) -> bytes:
+    """HandNet as ONNX: ``landmarks`` (N, 21, 3) in pixels and ``handedness`` (N,) in, logits out; the canonical
+    frame and the features are in the graph (HandNet.forward), so a reader passes MediaPipe's output as it comes.
+    Its metadata_props hold the classes and the fusion weight."""
+    model = copy.deepcopy(loaded.model).eval()
+    example = (torch.rand(2, LANDMARKS, 3) * 100, torch.tensor([1.0, -1.0]))
+    proto = export_graph(model, example, HAND_INPUTS)
+    return with_metadata(proto, {
+        CLASSES_KEY: json.dumps(list(loaded.classes)),
+        FUSION_WEIGHT_KEY: json.dumps(loaded.fusion_weight),
+        INPUT_KEY: json.dumps(
+            f"landmarks: (N, {LANDMARKS}, 3) float32, MediaPipe Hands' landmarks in pixels (x, y; z times the image "
+            f"width); handedness: (N,) float32, +1 right, -1 left; {OUTPUT_NAME}: (N, {len(loaded.classes)}), index "
+            "i is classes[i]"
+        ),
+    })
 
 
 def metadata(loaded: LoadedModel) -> dict[str, str]:
@@ -93,26 +156,9 @@ def metadata(loaded: LoadedModel) -> dict[str, str]:
 
 def onnx_bytes(loaded: LoadedModel) -> bytes:
     """The model as an ONNX file (a dynamic batch dimension), with ``metadata`` in its metadata_props."""
-    import onnx
-
     model = copy.deepcopy(loaded.model).to(memory_format=torch.contiguous_format).eval()
-    example = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
-    for name in QUIET_LOGGERS:  # the exporter's optimizer logs each pass at INFO, which the stage's logging shows
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            model, (example,), path, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
-            dynamo=True, external_data=False, verbose=False,
-            dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch")}},
-        )
-        proto = onnx.load(path)
-    del proto.metadata_props[:]
-    for key, value in metadata(loaded).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString()
+    proto = export_graph(model, (torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE),), [INPUT_NAME])
+    return with_metadata(proto, metadata(loaded))
 
 
 def read_metadata(content: bytes) -> tuple[tuple[str, ...], Normalization, int]:
@@ -132,14 +178,51 @@ def read_metadata(content: bytes) -> tuple[tuple[str, ...], Normalization, int]:
 
 def onnx_probabilities(content: bytes, images: np.ndarray) -> np.ndarray:
     """Softmax over the classes, (N, classes), of the ONNX model run by onnxruntime on ``images``."""
+    return run_onnx(content, {INPUT_NAME: images})
+
+
+def run_onnx(content: bytes, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Softmax over the classes, (N, classes), of an ONNX model (output OUTPUT_NAME) run by onnxruntime on
+    ``inputs`` (by input name, each with N rows), CHECK_BATCH rows at a time."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+    rows = len(next(iter(inputs.values())))
     logits = [
-        session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(images[start : start + CHECK_BATCH])})[0]
-        for start in range(0, len(images), CHECK_BATCH)
+        session.run([OUTPUT_NAME], {name: np.ascontiguousarray(array[start : start + CHECK_BATCH])
+                                    for name, array in inputs.items()})[0]
+        for start in range(0, rows, CHECK_BATCH)
     ]
     return torch.softmax(torch.from_numpy(np.concatenate(logits)).float(), dim=1).numpy()
+
+
+def export_graph(model: torch.nn.Module, example: tuple[torch.Tensor, ...], names: list[str]) -> onnx.ModelProto:
+    """``model`` as an ONNX graph (opset OPSET, a dynamic batch dimension on every input)."""
+    import onnx
+
+    for name in QUIET_LOGGERS:  # the exporter's optimizer logs each pass at INFO, which the stage's logging shows
+        logging.getLogger(name).setLevel(logging.WARNING)
+    batch = torch.export.Dim("batch")
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*The axis name: batch will not be used")  # one Dim, several inputs
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            model, example, path, input_names=names, output_names=[OUTPUT_NAME], opset_version=OPSET,
+            dynamo=True, external_data=False, verbose=False, dynamic_shapes={name: {0: batch} for name in names},
+        )
+        return onnx.load(path)
+
+
+def with_metadata(proto: onnx.ModelProto, props: dict[str, str]) -> bytes:
+    """The checked ONNX file of ``proto`` with ``props`` as its metadata_props."""
+    import onnx
+
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
 
 
 def check_parity(content: bytes, loaded: LoadedModel, images: np.ndarray) -> Parity:

@@ -6,24 +6,17 @@ photos, your own in data/extra) goes through the same three steps:
 
 1. ``read_photo``: upright by its EXIF orientation, RGB (16-bit grayscale by its high byte), transparent
    pixels flattened onto white;
-2. a square to crop: around the hand that ``HandFinder`` finds (MediaPipe Hands, whose model ships
-   inside the mediapipe wheel and runs offline on the CPU), or a box you give, or, with no hand
-   found, the centre square of the photo;
+2. a square to crop: around the hand that ``signlang.hand_finding.HandFinder`` finds (MediaPipe Hands,
+   whose model ships inside the mediapipe wheel and runs offline on the CPU), or a box you give, or,
+   with no hand found, the centre square of the photo;
 3. ``frame_pixels``: that square in grayscale (ITU-R 601 luma, Pillow's "L"), resized to 28x28 with a
    Lanczos filter in one step. A 28x28 grayscale image comes out unchanged.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -33,8 +26,6 @@ from signlang.errors import SignlangError
 
 BACKGROUND = 255  # transparent pixels become white, as the background of the dataset's photos is light
 HAND_MARGIN = 0.15  # the square's side is the hand's longer side times (1 + 2 * HAND_MARGIN)
-LANDMARK_PADDING = 0.1  # the landmarks are joint centres: their box grows by this share of its size each side
-MIN_DETECTION_CONFIDENCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -124,70 +115,3 @@ def frame_pixels(image: Image.Image, box: Box) -> np.ndarray:
     """The ``box`` of ``image`` as (784,) uint8: grayscale, resized to 28x28 in one Lanczos step."""
     small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS, box=box.as_tuple())
     return np.asarray(small, dtype=np.uint8).reshape(-1)
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence what MediaPipe's C++ side writes straight to file descriptor 2 (TFLite and absl log lines,
-    not ours), and its Python warnings, so that errors stay one line."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class HandFinder:
-    """The hand's box: the bounding box of MediaPipe Hands' 21 landmarks (static images, one hand),
-    grown by LANDMARK_PADDING on each side to cover the fingertips and the wrist as labelled hand boxes
-    do. MediaPipe loads on first use; use the finder as a context manager, or call ``close``."""
-
-    def __init__(self, min_confidence: float = MIN_DETECTION_CONFIDENCE) -> None:
-        self.min_confidence = min_confidence
-        self._hands: Any = None
-
-    def find(self, image: Image.Image) -> Box | None:
-        """The hand's box in ``image`` (RGB) in pixels, or None when no hand is found."""
-        rgb = np.asarray(image.convert("RGB"))
-        with _quiet_native_stderr():
-            if self._hands is None:
-                from mediapipe.python.solutions import hands  # 1 s to load: only where a photo needs it
-
-                self._hands = hands.Hands(
-                    static_image_mode=True, max_num_hands=1, model_complexity=1,
-                    min_detection_confidence=self.min_confidence,
-                )
-            result = self._hands.process(rgb)
-        if not result.multi_hand_landmarks:
-            return None
-        height, width = rgb.shape[:2]
-        points = result.multi_hand_landmarks[0].landmark
-        xs = np.array([point.x * width for point in points])
-        ys = np.array([point.y * height for point in points])
-        pad_x, pad_y = LANDMARK_PADDING * np.ptp(xs), LANDMARK_PADDING * np.ptp(ys)
-        box = Box(
-            float(max(xs.min() - pad_x, 0.0)), float(max(ys.min() - pad_y, 0.0)),
-            float(min(xs.max() + pad_x, width)), float(min(ys.max() + pad_y, height)),
-        )
-        return box if box.width > 0 and box.height > 0 else None
-
-    def close(self) -> None:
-        if self._hands is not None:
-            self._hands.close()
-            self._hands = None
-
-    def __enter__(self) -> HandFinder:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()

@@ -38,6 +38,14 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
+class LandmarksParams:
+    mediapipe: str  # the mediapipe version the landmarks are extracted with: a new one re-extracts them
+
+    def check(self) -> None:
+        _require(bool(self.mediapipe.strip()), "landmarks.mediapipe", "a version such as '0.10.14'", self.mediapipe)
+
+
+@dataclass(frozen=True)
 class AugmentParams:
     """Per-image random augmentation; each value is the half-width of a uniform range."""
 
@@ -89,8 +97,63 @@ class TrainParams:
         _require(self.keep in KEEPS, "train.keep", " or ".join(KEEPS), self.keep)
 
 
-P = TypeVar("P", PrepareParams, TrainParams, AugmentParams)
-SECTIONS: dict[str, type] = {"prepare": PrepareParams, "train": TrainParams}  # params.yaml's sections
+@dataclass(frozen=True)
+class HandsAugmentParams:
+    """Per-hand random augmentation of canonical landmarks (lengths in palms), a fresh draw each epoch."""
+
+    rotation: float  # degrees about the wrist, in the image plane: angle in [-rotation, rotation]
+    stretch: float  # along a random image axis: factor in [1 - stretch, 1 + stretch]
+    jitter: float  # Gaussian noise on every joint, its std in palms
+    mirror: float  # probability of flipping the hand to the other hand
+
+    def check(self) -> None:
+        _require(0.0 <= self.rotation <= 180.0, "hands.augment.rotation", "degrees in [0, 180]", self.rotation)
+        _require(0.0 <= self.stretch < 1.0, "hands.augment.stretch", "a number in [0, 1)", self.stretch)
+        _require(self.jitter >= 0.0, "hands.augment.jitter", "a number >= 0", self.jitter)
+        _require(0.0 <= self.mirror <= 1.0, "hands.augment.mirror", "a probability in [0, 1]", self.mirror)
+
+
+@dataclass(frozen=True)
+class HandsParams:
+    width: int  # units in each of HandNet's two hidden layers
+    dropout: float
+    epochs: int
+    batch_size: int
+    lr: float  # AdamW, the peak of a one-cycle schedule
+    weight_decay: float
+    label_smoothing: float
+    extra_weight: int  # each of your photos (data/extra) is drawn this many times an epoch
+    seed: int
+    device: str
+    fusion_weight: float  # the fused answer: w log p(HandNet) + (1 - w) log p(SignConvNet), where a hand is found
+    augment: HandsAugmentParams
+
+    def check(self) -> None:
+        _require(self.width >= 1, "hands.width", "an integer >= 1", self.width)
+        _require(0.0 <= self.dropout < 1.0, "hands.dropout", "a number in [0, 1)", self.dropout)
+        _require(self.epochs >= 1, "hands.epochs", "an integer >= 1", self.epochs)
+        _require(self.batch_size >= 1, "hands.batch_size", "an integer >= 1", self.batch_size)
+        _require(self.lr > 0.0, "hands.lr", "a number > 0", self.lr)
+        _require(self.weight_decay >= 0.0, "hands.weight_decay", "a number >= 0", self.weight_decay)
+        _require(0.0 <= self.label_smoothing < 1.0, "hands.label_smoothing", "a number in [0, 1)", self.label_smoothing)
+        _require(self.extra_weight >= 1, "hands.extra_weight", "an integer >= 1", self.extra_weight)
+        _require(self.seed >= 0, "hands.seed", "an integer >= 0", self.seed)
+        _require(self.device in DEVICES, "hands.device", " or ".join(DEVICES), self.device)
+        _require(0.0 <= self.fusion_weight <= 1.0, "hands.fusion_weight", "a number in [0, 1]", self.fusion_weight)
+
+
+@dataclass(frozen=True)
+class PhotosParams:
+    score: list[str]  # the landmark sets evaluate_photos scores (names of dvc.yaml's photo_sets), each per source
+
+    def check(self) -> None:
+        _require(len(self.score) >= 1, "photos.score", "a list of photo sets", self.score)
+
+
+P = TypeVar("P", PrepareParams, TrainParams, AugmentParams, LandmarksParams, HandsParams, HandsAugmentParams,
+            PhotosParams)
+SECTIONS: dict[str, type] = {"prepare": PrepareParams, "train": TrainParams, "landmarks": LandmarksParams,
+                             "hands": HandsParams, "photos": PhotosParams}  # params.yaml's sections
 
 
 def load_params(path: Path, section: str, cls: type[P]) -> P:
@@ -127,6 +190,11 @@ def params_from_dict(values: Any, section: str, cls: type[P], path: Path) -> P:
 def _coerce(value: Any, expected: type, key: str, path: Path) -> Any:
     if dataclasses.is_dataclass(expected):
         return params_from_dict(value, key, expected, path)
+    if typing.get_origin(expected) is list:
+        (item,) = typing.get_args(expected)
+        if isinstance(value, list) and all(isinstance(entry, item) for entry in value):
+            return value
+        raise SignlangError(f"{path}: '{key}' must be a list of {item.__name__}, got {value!r}")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):

@@ -1,5 +1,8 @@
-"""The evaluate_photos stage: the development photos, each framed and answered by the code of
-`signlang predict` (the hand found by MediaPipe), scored against their folders' letters."""
+"""The evaluate_photos stage: each photo set photos.score names, answered by SignConvNet, HandNet and both
+fused, from the hands and crops its landmarks stage found and framed (``find_and_frame``, as `signlang
+predict` frames a photo), scored against their folders' letters: all of the set, and each source in it.
+
+HandNet has no answer for a photo without a hand: it counts as a miss in its top-1 and top-3."""
 
 from __future__ import annotations
 
@@ -9,47 +12,77 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from signlang.errors import SignlangError
 from signlang.files import staged_outputs
-from signlang.metrics import confusion_records, per_class_metrics
-from signlang.model import LoadedModel, load_checkpoint
-from signlang.photos import Photo, read_photo_folder
-from signlang.predict import AUTO, predict_files
+from signlang.fusion import Answers, Models, log_probabilities
+from signlang.handnet import load_handnet
+from signlang.landmarks import LandmarkSet, read_landmarks
+from signlang.metrics import confusion_records
+from signlang.model import load_checkpoint
+from signlang.params import PhotosParams
 
 log = logging.getLogger(__name__)
 TOP = 3
+CONFUSION_SET = "dev"  # the confusion plot: the fused answers on the development photos (in every clone)
 
 
-def photo_metrics(photos: list[Photo], loaded: LoadedModel) -> tuple[dict[str, object], list[dict[str, str]]]:
-    """Top-1 and top-3 accuracy, how many hands were found and each letter's recall, and one confusion
-    record per photo; with no photos, only ``{"photos": 0}``."""
-    if not photos:
-        return {"photos": 0}, []
-    report = predict_files([photo.path for photo in photos], loaded, top=TOP, framing=AUTO)
-    if report.errors:
-        raise SignlangError(report.errors[0][1])
-    y_true = np.array([photo.label for photo in photos], dtype=np.int64)
-    ranked = np.array([[loaded.classes.index(letter) for letter in p.letters] for p in report.predictions])
-    y_pred = ranked[:, 0]
-    letters = per_class_metrics(y_true, y_pred, loaded.classes)
-    metrics = {
-        "top1": float(np.mean(y_pred == y_true)),
-        f"top{TOP}": float(np.mean((ranked == y_true[:, None]).any(axis=1))),
-        "photos": len(photos),
-        "hands_found": sum(p.frame is not None and p.frame.how == "hand" for p in report.predictions),
-        "recall": {letter: row["recall"] for letter, row in letters.items() if row["support"] > 0},
-    }
-    return metrics, confusion_records(y_true, y_pred, loaded.classes)
+def model_metrics(answers: Answers, model: str, labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, object]:
+    """Top-1 and top-3 accuracy and each letter's recall of one model; an input it has no answer for is a miss."""
+    answered = answers.answered[model].numpy()
+    ranked = answers.log_probabilities[model].topk(TOP, dim=1).indices.numpy()
+    hit1 = (ranked[:, 0] == labels) & answered
+    hit3 = (ranked == labels[:, None]).any(axis=1) & answered
+    recall = {classes[label]: float(hit1[labels == label].mean()) for label in np.unique(labels)}
+    return {"top1": float(hit1.mean()), f"top{TOP}": float(hit3.mean()), "recall": recall}
 
 
-def evaluate_photos(*, model: Path, dev_photos: Path, metrics: Path, confusion: Path) -> dict[str, object]:
+def set_metrics(answers: Answers, landmarks: LandmarkSet, classes: tuple[str, ...]) -> dict[str, object]:
+    """Photos, hands found, and each model's metrics, for one set (or source)."""
+    scores: dict[str, object] = {"photos": len(landmarks), "hands_found": int(landmarks.found.sum())}
+    for model in answers.log_probabilities:
+        scores[model] = model_metrics(answers, model, landmarks.labels, classes)
+    return scores
+
+
+def subset(answers: Answers, mask: np.ndarray) -> Answers:
+    keep = torch.from_numpy(mask)
+    return Answers({name: values[keep] for name, values in answers.log_probabilities.items()},
+                   {name: values[keep] for name, values in answers.answered.items()})
+
+
+def score_set(models: Models, landmarks: LandmarkSet, name: str) -> tuple[dict[str, object], Answers]:
+    """Metrics of the whole set under ``name``, and of each source in it under ``name/source``; and the
+    answers."""
+    answers = log_probabilities(models, landmarks.pixels, landmarks.found, landmarks.landmarks, landmarks.handedness)
+    scores: dict[str, object] = {name: set_metrics(answers, landmarks, models.classes())}
+    for source in sorted(set(landmarks.sources.tolist()) - {""}):
+        mask = landmarks.sources == source
+        scores[f"{name}/{source}"] = set_metrics(subset(answers, mask), landmarks.subset(mask), models.classes())
+    return scores, answers
+
+
+def evaluate_photos(
+    *, model: Path, hand_model: Path, landmarks_dir: Path, metrics: Path, confusion: Path, params: PhotosParams
+) -> dict[str, object]:
     """The evaluate_photos stage; on the CPU, as `signlang predict` runs by default."""
-    photos = read_photo_folder(dev_photos)
-    scores, records = photo_metrics(photos, load_checkpoint(model, torch.device("cpu")))
+    device = torch.device("cpu")
+    models = Models(load_checkpoint(model, device), load_handnet(hand_model, device))
+    scores: dict[str, object] = {}
+    records: list[dict[str, str]] = []
+    for name in params.score:
+        landmarks = read_landmarks(landmarks_dir / name)
+        if not len(landmarks):  # data/people in a fresh clone
+            continue
+        set_scores, answers = score_set(models, landmarks, name)
+        scores |= set_scores
+        if name == CONFUSION_SET:
+            fused = answers.log_probabilities["fused"].argmax(dim=1).numpy()
+            records = confusion_records(landmarks.labels, fused, models.classes())
     with staged_outputs() as outputs:
         outputs.write_json(metrics, scores)
         outputs.write_json(confusion, records)
-    if photos:
-        log.info("development photos: top-1 %.4f, top-3 %.4f on %d photos (hand found in %d)",
-                 scores["top1"], scores[f"top{TOP}"], len(photos), scores["hands_found"])
+    for name, entry in scores.items():
+        assert isinstance(entry, dict)
+        log.info("%s: %d photos, hand found in %d; top-1 fused %.4f, HandNet %.4f, SignConvNet %.4f", name,
+                 entry["photos"], entry["hands_found"], entry["fused"]["top1"], entry["hands"]["top1"],
+                 entry["cnn"]["top1"])
     return scores

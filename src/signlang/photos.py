@@ -1,5 +1,7 @@
 """Photo folders: ``<LETTER>/*.jpg|jpeg|png`` (the layout torchvision's ImageFolder reads), with an
-optional ``boxes.csv`` of labelled hand boxes (``file,letter,x0,y0,x1,y1`` in pixels).
+optional ``boxes.csv`` of labelled hand boxes (``file,letter,x0,y0,x1,y1`` in pixels); or
+``<source>/<LETTER>/*.jpg``, one such folder per source (a collection, a person), lowercase names.
+A README.md, LICENSE or NOTICE file may sit beside the folders (a source's credit and licence).
 
 Letters are A-Y without J (J and Z need motion, so the dataset has neither). Hidden files (a
 ``.gitkeep``, ``.DS_Store``) are skipped; anything else that does not fit the layout is bad input,
@@ -22,6 +24,7 @@ from signlang.framing import Box
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 BOXES_FILE = "boxes.csv"
 BOXES_HEADER = ("file", "letter", "x0", "y0", "x1", "y1")
+NOTICE_FILES = ("README.md", "LICENSE", "NOTICE")
 ORIENTATION_TAG = 0x0112  # EXIF
 STATIC_LETTERS = tuple(letter for letter in LETTERS if letter not in ("J", "Z"))
 
@@ -33,28 +36,42 @@ class Photo:
     label: int  # index into LETTERS
     group: str  # the versions and shots of one photo share it: the file name before the first '_'
     box: Box | None  # the labelled hand box, where boxes.csv has one
+    source: str = ""  # the <source>/ folder it is in; "" in a folder of letters
 
 
 def read_photo_folder(root: Path) -> list[Photo]:
-    """Every photo under ``root`` in a fixed order (letter, then file name); a folder with no letter
-    folders gives none. Raises SignlangError on the first thing that does not fit the layout."""
+    """Every photo under ``root`` in a fixed order (source, letter, then file name); a folder with no
+    letter folders gives none. Raises SignlangError on the first thing that does not fit the layout."""
+    if not root.is_dir():
+        raise SignlangError(f"{root}: not a folder; expected one <LETTER>/ folder of photos per letter")
+    entries = _visible(root)
+    folders = [entry for entry in entries if entry.is_dir()]
+    if folders and all(entry.name not in STATIC_LETTERS and entry.name.islower() for entry in folders):
+        for entry in entries:
+            if entry.is_file() and entry.name not in NOTICE_FILES:
+                raise SignlangError(f"{entry}: unexpected file; {root} holds <source>/<LETTER>/ folders")
+        return [photo for source in folders for photo in _letter_folders(source, source.name)]
+    return _letter_folders(root, "")
+
+
+def _letter_folders(root: Path, source: str) -> list[Photo]:
     files = list(_photo_files(root))
     boxes = _read_boxes(root, {path.relative_to(root).as_posix(): path for path, _ in files})
     names = [path.relative_to(root).as_posix() for path, _ in files]
     return [
-        Photo(path, name, label, path.stem.split("_", 1)[0], boxes.get(name))
+        Photo(path, name, label, path.stem.split("_", 1)[0], boxes.get(name), source)
         for (path, label), name in zip(files, names)
     ]
 
 
+def _visible(folder: Path) -> list[Path]:
+    return [entry for entry in sorted(folder.iterdir()) if not entry.name.startswith(".")]
+
+
 def _photo_files(root: Path) -> Iterable[tuple[Path, int]]:
-    if not root.is_dir():
-        raise SignlangError(f"{root}: not a folder; expected one <LETTER>/ folder of photos per letter")
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
-            continue
+    for entry in _visible(root):
         if entry.is_file():
-            if entry.name != BOXES_FILE:
+            if entry.name not in (BOXES_FILE, *NOTICE_FILES):
                 raise SignlangError(f"{entry}: unexpected file; {root} holds <LETTER>/ folders and {BOXES_FILE}")
             continue
         if entry.name not in STATIC_LETTERS:

@@ -387,10 +387,12 @@ def rows_of(grid: Sequence[Experiment], data: dict[str, dict[str, Any]]) -> list
 
 
 def metric_columns(root: Path) -> list[tuple[str, str]]:
-    """(metrics file, key) of what the table shows: the Kaggle test accuracy, the development photos'
+    """(metrics file, key) of what the table shows: the Kaggle test accuracy, the development photos' fused
     top-1 and top-3, each file where dvc.yaml's vars.paths puts it."""
-    paths = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["vars"][0]["paths"]
-    return [(paths["eval_metrics"], "accuracy"), (paths["photos_metrics"], "top1"), (paths["photos_metrics"], "top3")]
+    variables = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["vars"]
+    paths = next(entry["paths"] for entry in variables if "paths" in entry)
+    photos = paths["photos_metrics"]
+    return [(paths["eval_metrics"], "accuracy"), (photos, "dev.fused.top1"), (photos, "dev.fused.top3")]
 
 
 def parse_sort_by(text: str) -> tuple[str, str]:
