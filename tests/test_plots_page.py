@@ -39,8 +39,10 @@ def write_plot_data(repo: Path) -> None:
     epochs = [
         {"epoch": e, "train_loss": 3 / e, "val_loss": 3.2 / e, "val_accuracy": 1 - 1 / (e + 1)} for e in (1, 2, 3)
     ]
+    hand_epochs = [{"epoch": e, "train_loss": 2 / e, "dev_loss": 2.5 / e, "dev_accuracy": 1 - 1 / (e + 2)} for e in (1, 2)]
     files = {
         PATHS["loss_plot"]: json_bytes(epochs),
+        PATHS["hands_loss_plot"]: json_bytes(hand_epochs),
         PATHS["confusion"]: json_bytes(confusion_records(y_true, y_pred, LETTERS)),
         PATHS["by_letter"]: json_bytes(by_letter_records(per_class_metrics(y_true, y_pred, LETTERS))),
         PATHS["photos_confusion"]: json_bytes(confusion_records(y_true[::2], y_pred[::2], LETTERS)),
@@ -68,7 +70,7 @@ def render_page(tmp_path: Path, template: Path) -> Path:
 def render_project_page(tmp_path: Path, template: Path) -> Path:
     """Plain `dvc plots show` in the project itself, on the committed outputs of the real run: the
     project's .dvc/config names ``template`` as plots.html_template, so no flag is needed."""
-    expected = [PATHS[name] for name in ("loss_plot", "confusion", "by_letter", "photos_confusion")]
+    expected = [PATHS[name] for name in ("loss_plot", "hands_loss_plot", "confusion", "by_letter", "photos_confusion")]
     expected += [f"{PATHS['eval_images']}/{name}" for name in IMAGES]
     missing = [name for name in expected if not (PROJECT / name).is_file()]
     assert not missing, f"the committed run's plot files are missing: {missing} (run dvc repro)"

@@ -10,7 +10,6 @@ demo page) call ``forward``: one function computes the features for all of them.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from signlang import LETTERS, NUM_CLASSES
 from signlang.errors import SignlangError
 from signlang.files import Writer
 from signlang.hand_finding import LANDMARKS
+from signlang.model import read_checkpoint
 
 WRIST, MIDDLE_KNUCKLE = 0, 9  # the palm's length, wrist to the middle finger's knuckle, is the unit of length
 CHECKPOINT_FORMAT = 1
@@ -103,12 +103,7 @@ def handnet_checkpoint_writer(model: HandNet, fusion_weight: float) -> Writer:
 
 
 def load_handnet(path: Path, device: torch.device) -> LoadedHandNet:
-    try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError as error:
-        raise SignlangError(f"{path}: checkpoint not found; run 'dvc repro' to train one") from error
-    except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
-        raise SignlangError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from error
+    checkpoint = read_checkpoint(path, device)
     if not isinstance(checkpoint, dict) or checkpoint.get("architecture") != "HandNet":
         raise SignlangError(f"{path}: not a HandNet checkpoint (expected format {CHECKPOINT_FORMAT})")
     model = HandNet(checkpoint["width"], checkpoint["dropout"], checkpoint["num_classes"])

@@ -129,13 +129,18 @@ class LoadedModel:
     normalization: Normalization
 
 
-def load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
+def read_checkpoint(path: Path, device: torch.device) -> object:
+    """A checkpoint file's contents (tensors only, no code run), or one SignlangError naming the file."""
     try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        return torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError as error:
         raise SignlangError(f"{path}: checkpoint not found; run 'dvc repro' to train one") from error
     except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
         raise SignlangError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from error
+
+
+def load_checkpoint(path: Path, device: torch.device) -> LoadedModel:
+    checkpoint = read_checkpoint(path, device)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") not in READABLE_FORMATS:
         raise SignlangError(f"{path}: not a signlang checkpoint (expected format {CHECKPOINT_FORMAT})")
     model = SignConvNet(
