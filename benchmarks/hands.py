@@ -28,7 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from signlang.fusion import cnn_log_probabilities, fuse  # noqa: E402
-from signlang.hand_training import canonical_hands, fit_handnet  # noqa: E402
+from signlang.hand_training import canonical_hands, fit_handnet, join  # noqa: E402
 from signlang.landmarks import LandmarkSet, read_landmarks  # noqa: E402
 from signlang.model import load_checkpoint  # noqa: E402
 from signlang.params import HandsParams, params_from_dict  # noqa: E402
@@ -57,14 +57,13 @@ def sources(landmarks: LandmarkSet, name: str) -> dict[str, LandmarkSet]:
 
 def answer(params: HandsParams, train: list[LandmarkSet], test: LandmarkSet) -> torch.Tensor:
     """HandNet's log-probabilities (N, classes) on every photo of ``test``, zeros where no hand was found."""
-    parts = [canonical_hands(part) for part in train]
-    points, labels = torch.cat([p for p, _ in parts]), torch.cat([y for _, y in parts])
-    model, _ = fit_handnet((points, labels), torch.ones(len(labels), dtype=torch.int64), canonical_hands(test),
-                           params, torch.device("cpu"))
+    hands = join([canonical_hands(part) for part in train])
+    model, _ = fit_handnet(hands, torch.ones(len(hands[2]), dtype=torch.int64), canonical_hands(test), params,
+                           torch.device("cpu"))
     found = torch.from_numpy(test.found)
     out = torch.zeros(len(test), 26)
     with torch.no_grad():
-        out[found] = torch.log_softmax(model.classify(canonical_hands(test)[0]), dim=1)
+        out[found] = torch.log_softmax(model.classify(*canonical_hands(test)[:2]), dim=1)
     return out
 
 

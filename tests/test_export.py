@@ -92,7 +92,8 @@ def write_hands(directory: Path, count: int = 12) -> Path:
     write_landmarks(directory, LandmarkSet(
         names=np.array([f"A/{i}.jpg" for i in range(count)]), sources=np.array([""] * count),
         labels=np.zeros(count, np.int64), found=np.ones(count, bool), step=np.zeros(count, np.int64),
-        landmarks=(rng.random((count, 21, 3)) * 200).astype(np.float32), world=np.zeros((count, 21, 3), np.float32),
+        landmarks=(rng.random((count, 21, 3)) * 200).astype(np.float32),
+        world=(rng.random((count, 21, 3)) * 0.1 - 0.05).astype(np.float32),
         handedness=np.where(rng.random(count) < 0.5, -1.0, 1.0).astype(np.float32), score=np.ones(count, np.float32),
         size=np.full((count, 2), 200), pixels=np.zeros((count, 784), np.uint8),
     ))
@@ -108,10 +109,11 @@ def test_the_stage_writes_handnet_as_onnx_that_answers_as_pytorch_does(
     props = {entry.key: json.loads(entry.value) for entry in onnx.load_from_string(content).metadata_props}
     assert props["classes"] == list(LETTERS) and props["fusion_weight"] == 0.7
     loaded = load_handnet(tmp_path / "prepared/hands/handnet.pt", torch.device("cpu"))
-    landmarks, handedness = torch.rand(9, 21, 3) * 400, torch.tensor([1.0, -1.0, 1.0] * 3)
+    landmarks, world = torch.rand(9, 21, 3) * 400, torch.rand(9, 21, 3) * 0.1
+    handedness = torch.tensor([1.0, -1.0, 1.0] * 3)
     with torch.no_grad():
-        expected = torch.softmax(loaded.model(landmarks, handedness), dim=1).numpy()
-    actual = run_onnx(content, {"landmarks": landmarks.numpy(), "handedness": handedness.numpy()})
+        expected = torch.softmax(loaded.model(landmarks, world, handedness), dim=1).numpy()
+    actual = run_onnx(content, {"landmarks": landmarks.numpy(), "world": world.numpy(), "handedness": handedness.numpy()})
     np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=0)
 
 

@@ -62,27 +62,29 @@ def hands_params(**changes: object) -> HandsParams:
     return project_params(HandsParams, "hands", **{"epochs": 30, "device": "cpu", **changes})
 
 
-def generated_hands(per_letter: int, seed: int, letters: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Canonical hands of ``letters`` letters: one random shape per letter, each hand of it noisy and turned."""
+def generated_hands(per_letter: int, seed: int, letters: int = 5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Canonical hands of ``letters`` letters: one random shape per letter, each hand of it noisy; the world
+    landmarks the same shape with noise of their own."""
     generator = torch.Generator().manual_seed(100)  # the same letter shapes for every seed
     shapes = torch.randn(letters, 21, 3, generator=generator)
     shapes[:, 0] = 0.0
     noise = torch.Generator().manual_seed(seed)
     labels = torch.arange(letters).repeat_interleave(per_letter)
     points = shapes[labels] + 0.15 * torch.randn(len(labels), 21, 3, generator=noise)
-    points[:, 0] = 0.0
-    return points, labels
+    world = shapes[labels] + 0.15 * torch.randn(len(labels), 21, 3, generator=noise)
+    points[:, 0], world[:, 0] = 0.0, 0.0
+    return points, world, labels
 
 
 def test_handnet_learns_a_generated_landmark_set() -> None:
     train, dev = generated_hands(60, seed=0), generated_hands(20, seed=1)
-    model, history = fit_handnet(train, torch.ones(len(train[1]), dtype=torch.int64), dev, hands_params(),
+    model, history = fit_handnet(train, torch.ones(len(train[2]), dtype=torch.int64), dev, hands_params(),
                                  torch.device("cpu"))
     assert history[-1].dev_accuracy >= 0.95, history[-1]
     assert history[-1].train_loss < history[0].train_loss
     # labels that carry nothing cannot be learnt: the same check fails on them
-    shuffled = (train[0], train[1][torch.randperm(len(train[1]), generator=torch.Generator().manual_seed(0))])
-    _, chance = fit_handnet(shuffled, torch.ones(len(train[1]), dtype=torch.int64), dev, hands_params(),
+    shuffled = (*train[:2], train[2][torch.randperm(len(train[2]), generator=torch.Generator().manual_seed(0))])
+    _, chance = fit_handnet(shuffled, torch.ones(len(train[2]), dtype=torch.int64), dev, hands_params(),
                             torch.device("cpu"))
     assert chance[-1].dev_accuracy < 0.6
 

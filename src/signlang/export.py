@@ -48,7 +48,7 @@ NORMALIZATION_KEY = "normalization"
 IMAGE_SIZE_KEY = "image_size"
 INPUT_KEY = "input"
 FUSION_WEIGHT_KEY = "fusion_weight"
-HAND_INPUTS = ["landmarks", "handedness"]
+HAND_INPUTS = ["landmarks", "world", "handedness"]
 QUIET_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 
 
@@ -110,32 +110,33 @@ def checked_handnet_onnx(model: Path, onnx: Path, landmarks: Path) -> tuple[byte
     hands = read_landmarks(landmarks)
     if not hands.found.any():
         raise SignlangError(f"{landmarks}: no hands to check HandNet's ONNX export on")
-    points = hands.landmarks[hands.found].astype(np.float32)
-    handedness = hands.handedness[hands.found].astype(np.float32)
+    inputs = [array[hands.found].astype(np.float32) for array in (hands.landmarks, hands.world, hands.handedness)]
     content = handnet_onnx_bytes(loaded)
-    actual = run_onnx(content, {HAND_INPUTS[0]: points, HAND_INPUTS[1]: handedness})
+    actual = run_onnx(content, dict(zip(HAND_INPUTS, inputs)))
     with torch.no_grad():
-        expected = torch.softmax(loaded.model(torch.from_numpy(points), torch.from_numpy(handedness)), dim=1).numpy()
-    parity = Parity(len(points), float(np.abs(actual - expected).max()),
+        expected = torch.softmax(loaded.model(*map(torch.from_numpy, inputs)), dim=1).numpy()
+    parity = Parity(len(inputs[0]), float(np.abs(actual - expected).max()),
                     int((actual.argmax(axis=1) != expected.argmax(axis=1)).sum()))
     require_parity(parity, onnx, model, "hands")
     return content, parity
 
 
 def handnet_onnx_bytes(loaded: LoadedHandNet) -> bytes:
-    """HandNet as ONNX: ``landmarks`` (N, 21, 3) in pixels and ``handedness`` (N,) in, logits out; the canonical
-    frame and the features are in the graph (HandNet.forward), so a reader passes MediaPipe's output as it comes.
+    """HandNet as ONNX: ``landmarks`` (N, 21, 3) in pixels, ``world`` (N, 21, 3) and ``handedness`` (N,) in,
+    log-probabilities out; the canonical frame and the features are in the graph (HandNet.forward), so a reader
+    passes MediaPipe's output as it comes.
     Its metadata_props hold the classes and the fusion weight."""
     model = copy.deepcopy(loaded.model).eval()
-    example = (torch.rand(2, LANDMARKS, 3) * 100, torch.tensor([1.0, -1.0]))
+    example = (torch.rand(2, LANDMARKS, 3) * 100, torch.rand(2, LANDMARKS, 3) * 0.1, torch.tensor([1.0, -1.0]))
     proto = export_graph(model, example, HAND_INPUTS)
     return with_metadata(proto, {
         CLASSES_KEY: json.dumps(list(loaded.classes)),
         FUSION_WEIGHT_KEY: json.dumps(loaded.fusion_weight),
         INPUT_KEY: json.dumps(
             f"landmarks: (N, {LANDMARKS}, 3) float32, MediaPipe Hands' landmarks in pixels (x, y; z times the image "
-            f"width); handedness: (N,) float32, +1 right, -1 left; {OUTPUT_NAME}: (N, {len(loaded.classes)}), index "
-            "i is classes[i]"
+            f"width); world: (N, {LANDMARKS}, 3) float32, its world landmarks (metres); handedness: (N,) float32, +1 "
+            f"right, -1 left; {OUTPUT_NAME}: (N, {len(loaded.classes)}) log-probabilities up to a constant, index i "
+            "is classes[i]"
         ),
     })
 

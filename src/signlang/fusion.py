@@ -45,12 +45,14 @@ def cnn_log_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> torch.Tens
 
 
 @torch.no_grad()
-def hand_log_probabilities(loaded: LoadedHandNet, landmarks: np.ndarray, handedness: np.ndarray) -> torch.Tensor:
-    """HandNet's log-softmax (N, classes) for landmarks (N, 21, 3) in pixels and handedness (N,)."""
+def hand_log_probabilities(
+    loaded: LoadedHandNet, landmarks: np.ndarray, world: np.ndarray, handedness: np.ndarray
+) -> torch.Tensor:
+    """HandNet's log-softmax (N, classes) for landmarks (N, 21, 3) in pixels, world landmarks (N, 21, 3) and
+    handedness (N,)."""
     device = loaded.model.feature_mean.device
-    logits = loaded.model(torch.from_numpy(np.asarray(landmarks, np.float32)).to(device),
-                          torch.from_numpy(np.asarray(handedness, np.float32)).to(device))
-    return torch.log_softmax(logits.float(), dim=1).cpu()
+    inputs = [torch.from_numpy(np.asarray(array, np.float32)).to(device) for array in (landmarks, world, handedness)]
+    return torch.log_softmax(loaded.model(*inputs).float(), dim=1).cpu()
 
 
 def fuse(cnn: torch.Tensor, hands: torch.Tensor, found: torch.Tensor, weight: float) -> torch.Tensor:
@@ -60,10 +62,11 @@ def fuse(cnn: torch.Tensor, hands: torch.Tensor, found: torch.Tensor, weight: fl
 
 
 def log_probabilities(
-    models: Models, pixels: np.ndarray, found: np.ndarray, landmarks: np.ndarray, handedness: np.ndarray
+    models: Models, pixels: np.ndarray, found: np.ndarray, landmarks: np.ndarray, world: np.ndarray,
+    handedness: np.ndarray,
 ) -> Answers:
     """Every model's answers for N inputs: crops (N, 784) uint8, and where ``found`` (N,) the hand's
-    landmarks (N, 21, 3) and handedness (N,) (ignored elsewhere)."""
+    landmarks and world landmarks (N, 21, 3) and handedness (N,) (ignored elsewhere)."""
     cnn = cnn_log_probabilities(models.cnn, pixels)
     everywhere = torch.ones(len(cnn), dtype=torch.bool)
     if models.hands is None:
@@ -71,6 +74,6 @@ def log_probabilities(
     found_t = torch.from_numpy(np.asarray(found, bool))
     hands = torch.zeros_like(cnn)
     if found_t.any():
-        hands[found_t] = hand_log_probabilities(models.hands, landmarks[found], handedness[found])
+        hands[found_t] = hand_log_probabilities(models.hands, landmarks[found], world[found], handedness[found])
     fused = fuse(cnn, hands, found_t, models.hands.fusion_weight)
     return Answers({"fused": fused, "hands": hands, "cnn": cnn}, {"fused": everywhere, "hands": found_t, "cnn": everywhere})

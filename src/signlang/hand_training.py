@@ -1,7 +1,8 @@
 """The train_hands stage: HandNet on the landmarks of the training photos, `more-hands` and your own.
 
-Every photo whose hand was found is one example: its landmarks made canonical once (``canonical``), then
-augmented afresh every epoch in that canonical frame (``augment_landmarks``): turned in the image plane,
+Every photo whose hand was found is one example: its image and world landmarks made canonical once
+(``canonical``), then each augmented afresh every epoch in that canonical frame (``augment_landmarks``),
+and each branch of HandNet trained on its own with its own loss: turned in the image plane,
 stretched along one axis (a camera seeing the hand a little from the side), every joint moved by a little
 noise, and (with ``mirror``) flipped to the other hand. Photos in data/extra count ``extra_weight`` times.
 The last epoch is kept; the development photos' loss and accuracy are recorded each epoch to watch, not
@@ -38,11 +39,21 @@ class HandEpoch:
     dev_accuracy: float
 
 
-def canonical_hands(landmarks: LandmarkSet) -> tuple[torch.Tensor, torch.Tensor]:
-    """The found hands of a set, canonical (N, 21, 3) float32, and their labels (N,) int64."""
+Hands = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # canonical image and world landmarks, labels
+
+
+def canonical_hands(landmarks: LandmarkSet) -> Hands:
+    """The found hands of a set: canonical image and world landmarks (N, 21, 3) float32, labels (N,) int64."""
     found = landmarks.found
-    points = canonical(torch.from_numpy(landmarks.landmarks[found]), torch.from_numpy(landmarks.handedness[found]))
-    return points, torch.from_numpy(landmarks.labels[found])
+    handedness = torch.from_numpy(landmarks.handedness[found])
+    points = canonical(torch.from_numpy(landmarks.landmarks[found]), handedness)
+    world = canonical(torch.from_numpy(landmarks.world[found]), handedness)
+    return points, world, torch.from_numpy(landmarks.labels[found])
+
+
+def join(parts: list[Hands]) -> Hands:
+    points, world, labels = zip(*parts)
+    return torch.cat(points), torch.cat(world), torch.cat(labels)
 
 
 def augment_landmarks(points: torch.Tensor, params: HandsAugmentParams, generator: torch.Generator) -> torch.Tensor:
@@ -68,17 +79,16 @@ def augment_landmarks(points: torch.Tensor, params: HandsAugmentParams, generato
 
 
 def fit_handnet(
-    train: tuple[torch.Tensor, torch.Tensor], weights: torch.Tensor, dev: tuple[torch.Tensor, torch.Tensor],
-    params: HandsParams, device: torch.device,
+    train: Hands, weights: torch.Tensor, dev: Hands, params: HandsParams, device: torch.device,
 ) -> tuple[HandNet, list[HandEpoch]]:
-    """Train a HandNet on canonical ``train`` points, drawing each example ``weights`` times an epoch."""
+    """Train a HandNet on canonical ``train`` hands, drawing each example ``weights`` times an epoch."""
     torch.manual_seed(params.seed)
     generator = torch.Generator(device=device).manual_seed(params.seed)
-    points, labels = (tensor.to(device) for tensor in train)
-    dev_points, dev_labels = (tensor.to(device) for tensor in dev)
+    points, world, labels = (tensor.to(device) for tensor in train)
+    dev_hands = tuple(tensor.to(device) for tensor in dev)
     order = torch.repeat_interleave(torch.arange(len(labels), device=device), weights.to(device))
     model = HandNet(params.width, params.dropout).to(device)
-    model.fit_standardization(points)
+    model.fit_standardization(points, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     steps = math.ceil(len(order) / params.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, epochs=params.epochs,
@@ -91,23 +101,26 @@ def fit_handnet(
         total = torch.zeros((), device=device)
         for start in range(0, len(shuffled), params.batch_size):
             batch = shuffled[start : start + params.batch_size]
-            loss = criterion(model.classify(augment_landmarks(points[batch], params.augment, generator)), labels[batch])
+            image, world_logits = model.branch_logits(augment_landmarks(points[batch], params.augment, generator),
+                                                      augment_landmarks(world[batch], params.augment, generator))
+            loss = criterion(image, labels[batch]) + criterion(world_logits, labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             total += loss.detach() * len(batch)
-        dev_loss, dev_accuracy = evaluate_handnet(model, dev_points, dev_labels)
+        dev_loss, dev_accuracy = evaluate_handnet(model, *dev_hands)
         history.append(HandEpoch(epoch, float(total) / len(shuffled), dev_loss, dev_accuracy))
     return model.eval(), history
 
 
 @torch.no_grad()
-def evaluate_handnet(model: HandNet, points: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+def evaluate_handnet(model: HandNet, points: torch.Tensor, world: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Cross-entropy of the answer (the branches' mean log-probability, renormalized) and top-1 accuracy."""
     if not len(labels):
         return float("nan"), float("nan")
     model.eval()
-    logits = model.classify(points)
+    logits = model.classify(points, world)
     loss = nn.functional.cross_entropy(logits, labels)
     return float(loss), float((logits.argmax(dim=1) == labels).float().mean())
 
@@ -119,18 +132,19 @@ def train_hands(
     """The train_hands stage: HandNet from the landmark sets, its checkpoint, metrics and per-epoch losses."""
     device = select_device(params.device, "params: 'hands.device'")
     parts = [canonical_hands(read_landmarks(path)) for path in [*train_sets, extra]]
-    points = torch.cat([part[0] for part in parts])
-    labels = torch.cat([part[1] for part in parts])
+    hands = join(parts)
+    labels = hands[2]
+    yours = len(parts[-1][2])
     weights = torch.ones(len(labels), dtype=torch.int64)
-    weights[len(labels) - len(parts[-1][1]) :] = params.extra_weight
+    weights[len(labels) - yours :] = params.extra_weight
     if len(torch.unique(labels)) < 2:
         raise SignlangError(f"{', '.join(map(str, train_sets))}: hands found for {len(torch.unique(labels))} letter(s); "
                             "training HandNet needs at least two")
     started = time.perf_counter()
-    net, history = fit_handnet((points, labels), weights, canonical_hands(read_landmarks(dev)), params, device)
+    net, history = fit_handnet(hands, weights, canonical_hands(read_landmarks(dev)), params, device)
     seconds = time.perf_counter() - started
     scores = {
-        "hands": len(labels), "extra_hands": len(parts[-1][1]), "parameters": count_parameters(net),
+        "hands": len(labels), "extra_hands": yours, "parameters": count_parameters(net),
         "epochs": params.epochs, "device": device.type,
         "dev_loss": history[-1].dev_loss, "dev_accuracy": history[-1].dev_accuracy,
     }
@@ -139,6 +153,6 @@ def train_hands(
         outputs.write_json(metrics, scores)
         outputs.write_json(loss_plot, [asdict(record) for record in history])
     log.info("HandNet: %d hands (%d of yours), %d parameters, %d epochs in %.1f s on %s; development photos' "
-             "hands %.4f", len(labels), len(parts[-1][1]), scores["parameters"], params.epochs, seconds,
+             "hands %.4f", len(labels), yours, scores["parameters"], params.epochs, seconds,
              device.type, history[-1].dev_accuracy)
     return scores

@@ -1,11 +1,13 @@
 """HandNet: letters from the shape of the hand, MediaPipe's 21 landmarks, instead of from pixels.
 
 Skin, light, room and camera move a photo's pixels; the positions of the joints move with the letter.
-HandNet's input is what ``HandFinder`` finds: the landmarks in the photo's pixels and the handedness. Its
-``forward`` makes them independent of where the hand is, how large, and which hand (``canonical``), turns
-them into features (``hand_features``), and classifies those with a small MLP. Training augments the
-canonical landmarks and calls ``classify``; `signlang predict`, the evaluation and the ONNX export (so the
-demo page) call ``forward``: one function computes the features for all of them.
+HandNet's input is what ``HandFinder`` finds: the landmarks in the photo's pixels, MediaPipe's world
+landmarks (its 3D estimate of the same joints, in metres) and the handedness. Its ``forward`` makes both
+sets independent of where the hand is, how large, and which hand (``canonical``), turns each into
+features (``hand_features``), classifies each with a small MLP of its own, and averages the two
+branches' log-probabilities: the two views err on different photos (docs/hands.md). Training augments the
+canonical landmarks and calls ``branch_logits``; `signlang predict`, the evaluation and the ONNX export
+(so the demo page) call ``forward``: one function computes the features for all of them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from signlang.hand_finding import LANDMARKS
 from signlang.model import read_checkpoint
 
 WRIST, MIDDLE_KNUCKLE = 0, 9  # the palm's length, wrist to the middle finger's knuckle, is the unit of length
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 1: one branch, image landmarks only
 
 
 def canonical(landmarks: torch.Tensor, handedness: torch.Tensor) -> torch.Tensor:
@@ -50,35 +52,53 @@ def hand_features(points: torch.Tensor) -> torch.Tensor:
 FEATURES = (LANDMARKS - 1) * 3 + len(_PAIRS[0])
 
 
+def mlp(width: int, dropout: float, num_classes: int) -> nn.Sequential:
+    """Two hidden layers of ``width`` with ReLU and dropout, then the classes' logits."""
+    return nn.Sequential(
+        nn.Linear(FEATURES, width), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(width, num_classes),
+    )
+
+
+BRANCHES = ("image", "world")  # the landmarks in the photo's pixels; MediaPipe's world landmarks
+
+
 class HandNet(nn.Module):
-    """Canonical landmarks -> features -> standardized (by the training set's mean and std) -> an MLP of
-    two hidden layers -> logits; output index i is letter i (A=0 ... Z=25), as SignConvNet's."""
+    """Each branch: canonical landmarks -> features -> standardized (by the training set's mean and std) ->
+    an MLP; the output is the mean of the two branches' log-probabilities (B, num_classes), index i is
+    letter i (A=0 ... Z=25), as SignConvNet's."""
 
     def __init__(self, width: int, dropout: float, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.width, self.dropout = width, dropout
-        self.register_buffer("feature_mean", torch.zeros(FEATURES))
-        self.register_buffer("feature_std", torch.ones(FEATURES))
-        self.mlp = nn.Sequential(
-            nn.Linear(FEATURES, width), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(width, num_classes),
-        )
+        self.register_buffer("feature_mean", torch.zeros(len(BRANCHES), FEATURES))
+        self.register_buffer("feature_std", torch.ones(len(BRANCHES), FEATURES))
+        self.image_mlp = mlp(width, dropout, num_classes)
+        self.world_mlp = mlp(width, dropout, num_classes)
 
-    def fit_standardization(self, points: torch.Tensor) -> None:
-        """Standardize features by their mean and std over ``points`` (canonical, the training set's)."""
-        features = hand_features(points)
-        self.feature_mean.copy_(features.mean(dim=0))
-        self.feature_std.copy_(features.std(dim=0).clamp_min(1e-6))
+    def fit_standardization(self, points: torch.Tensor, world: torch.Tensor) -> None:
+        """Standardize each branch's features by their mean and std over the training set's canonical
+        ``points`` and ``world`` landmarks."""
+        for branch, values in enumerate((points, world)):
+            features = hand_features(values)
+            self.feature_mean[branch].copy_(features.mean(dim=0))
+            self.feature_std[branch].copy_(features.std(dim=0).clamp_min(1e-6))
 
-    def classify(self, points: torch.Tensor) -> torch.Tensor:
-        """(B, 21, 3) canonical landmarks -> (B, num_classes) logits."""
-        features = (hand_features(points) - self.feature_mean) / self.feature_std  # (B, 270)
-        return self.mlp(features)
+    def branch_logits(self, points: torch.Tensor, world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 21, 3) canonical image and world landmarks -> each branch's (B, num_classes) logits."""
+        image = (hand_features(points) - self.feature_mean[0]) / self.feature_std[0]  # (B, 270)
+        world_features = (hand_features(world) - self.feature_mean[1]) / self.feature_std[1]
+        return self.image_mlp(image), self.world_mlp(world_features)
 
-    def forward(self, landmarks: torch.Tensor, handedness: torch.Tensor) -> torch.Tensor:
-        """(B, 21, 3) landmarks in pixels, (B,) handedness -> (B, num_classes) logits."""
-        return self.classify(canonical(landmarks, handedness))
+    def classify(self, points: torch.Tensor, world: torch.Tensor) -> torch.Tensor:
+        """(B, 21, 3) canonical image and world landmarks -> (B, num_classes): the branches' mean log-probability."""
+        image, world_logits = self.branch_logits(points, world)
+        return (torch.log_softmax(image, dim=1) + torch.log_softmax(world_logits, dim=1)) / 2
+
+    def forward(self, landmarks: torch.Tensor, world: torch.Tensor, handedness: torch.Tensor) -> torch.Tensor:
+        """(B, 21, 3) landmarks in pixels, (B, 21, 3) world landmarks, (B,) handedness -> (B, num_classes)."""
+        return self.classify(canonical(landmarks, handedness), canonical(world, handedness))
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,7 @@ def handnet_checkpoint_writer(model: HandNet, fusion_weight: float) -> Writer:
         "architecture": "HandNet",
         "width": model.width,
         "dropout": model.dropout,
-        "num_classes": model.mlp[-1].out_features,
+        "num_classes": model.image_mlp[-1].out_features,
         "classes": list(LETTERS),
         "fusion_weight": fusion_weight,
         "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
@@ -104,7 +124,8 @@ def handnet_checkpoint_writer(model: HandNet, fusion_weight: float) -> Writer:
 
 def load_handnet(path: Path, device: torch.device) -> LoadedHandNet:
     checkpoint = read_checkpoint(path, device)
-    if not isinstance(checkpoint, dict) or checkpoint.get("architecture") != "HandNet":
+    if (not isinstance(checkpoint, dict) or checkpoint.get("architecture") != "HandNet"
+            or checkpoint.get("format") != CHECKPOINT_FORMAT):
         raise SignlangError(f"{path}: not a HandNet checkpoint (expected format {CHECKPOINT_FORMAT})")
     model = HandNet(checkpoint["width"], checkpoint["dropout"], checkpoint["num_classes"])
     model.load_state_dict(checkpoint["state_dict"])

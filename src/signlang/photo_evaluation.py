@@ -52,7 +52,8 @@ def subset(answers: Answers, mask: np.ndarray) -> Answers:
 def score_set(models: Models, landmarks: LandmarkSet, name: str) -> tuple[dict[str, object], Answers]:
     """Metrics of the whole set under ``name``, and of each source in it under ``name/source``; and the
     answers."""
-    answers = log_probabilities(models, landmarks.pixels, landmarks.found, landmarks.landmarks, landmarks.handedness)
+    answers = log_probabilities(models, landmarks.pixels, landmarks.found, landmarks.landmarks, landmarks.world,
+                                landmarks.handedness)
     scores: dict[str, object] = {name: set_metrics(answers, landmarks, models.classes())}
     for source in sorted(set(landmarks.sources.tolist()) - {""}):
         mask = landmarks.sources == source

@@ -154,9 +154,11 @@ def predict_files(paths: list[Path], models: Models, top: int, framing: Framing 
         return report
     hands = [frame.hand if frame is not None else None for frame in frames]
     found = np.array([hand is not None for hand in hands])
-    landmarks = np.stack([hand.landmarks if hand else np.zeros((LANDMARKS, 3), np.float32) for hand in hands])
+    empty = np.zeros((LANDMARKS, 3), np.float32)
+    landmarks = np.stack([hand.landmarks if hand else empty for hand in hands])
+    world = np.stack([hand.world if hand else empty for hand in hands])
     handedness = np.array([hand.handedness if hand else 0.0 for hand in hands], dtype=np.float32)
-    answers = log_probabilities(models, np.concatenate(parts), found, landmarks, handedness)
+    answers = log_probabilities(models, np.concatenate(parts), found, landmarks, world, handedness)
     ranked = {name: _top(values, top, models.classes()) for name, values in answers.log_probabilities.items()}
     for row, (name, label, frame) in enumerate(zip(names, labels, frames)):
         if not answers.answered[model][row]:
