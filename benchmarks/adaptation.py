@@ -27,10 +27,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from signlang.fusion import cnn_log_probabilities, fuse  # noqa: E402
-from signlang.hand_training import canonical_hands, fit_handnet, join  # noqa: E402
 from signlang.landmarks import LandmarkSet, read_landmarks  # noqa: E402
 from signlang.model import load_checkpoint  # noqa: E402
 from signlang.params import HandsParams, params_from_dict  # noqa: E402
+
+from hands import answer  # noqa: E402  (benchmarks/hands.py: HandNet trained as train_hands trains it)
 
 PROJECT = Path(__file__).resolve().parents[1]
 LANDMARKS = PROJECT / "data/landmarks"
@@ -53,18 +54,8 @@ def people(landmarks: LandmarkSet) -> dict[str, np.ndarray]:
 
 def fused_top1(params: HandsParams, train: list[LandmarkSet], extra: LandmarkSet | None, test: LandmarkSet,
                cnn: torch.Tensor) -> float:
-    sets = [*train, *([extra] if extra is not None else [])]
-    parts = [canonical_hands(part) for part in sets]
-    joined = join(parts)
-    weights = torch.ones(len(joined[2]), dtype=torch.int64)
-    if extra is not None:
-        weights[len(joined[2]) - len(parts[-1][2]):] = params.extra_weight
-    model, _ = fit_handnet(joined, weights, canonical_hands(test), params, torch.device("cpu"))
-    found = torch.from_numpy(test.found)
-    hands = torch.zeros_like(cnn)
-    with torch.no_grad():
-        hands[found] = torch.log_softmax(model.classify(*canonical_hands(test)[:2]), dim=1)
-    fused = fuse(cnn, hands, found, params.fusion_weight)
+    hands = answer(params, train, test, extra)
+    fused = fuse(cnn, hands, torch.from_numpy(test.found), params.fusion_weight)
     return float((fused.argmax(dim=1) == torch.from_numpy(test.labels)).float().mean())
 
 

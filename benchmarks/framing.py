@@ -21,17 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from signlang.framing import HAND_MARGIN, Box, HandFinder, center_square, frame_pixels, read_photo, square_around
+from signlang.framing import HAND_MARGIN, Box, center_square, frame_pixels, read_photo, square_around
+from signlang.fusion import cnn_log_probabilities
+from signlang.hand_finding import HandFinder
 from signlang.model import LoadedModel, load_checkpoint
 from signlang.photos import read_photo_folder
-from signlang.predict import class_probabilities
 
 PROJECT = Path(__file__).resolve().parents[1]
 MARGINS = (0.05, 0.10, HAND_MARGIN, 0.20, 0.25, 0.35)
 
 
 def top1(loaded: LoadedModel, pixels: list[np.ndarray], labels: np.ndarray) -> float:
-    predicted = class_probabilities(loaded, np.stack(pixels)).argmax(dim=1).numpy()
+    predicted = cnn_log_probabilities(loaded, np.stack(pixels)).argmax(dim=1).numpy()
     return float(np.mean(predicted == labels))
 
 
@@ -49,8 +50,9 @@ def main() -> int:
     with HandFinder() as finder:
         finder.find(images[0])  # loads MediaPipe: not timed
         started = time.perf_counter()
-        found: list[Box | None] = [finder.find(image) for image in images]
+        hands = [finder.find(image) for image in images]
         milliseconds = 1000 * (time.perf_counter() - started) / len(images)
+    found: list[Box | None] = [hand.box(image.size) if hand else None for hand, image in zip(hands, images)]
     ious = np.array([box.iou(photo.box) if box and photo.box else 0.0 for box, photo in zip(found, photos)])
     share_found = np.mean([box is not None for box in found])
     print(f"{len(photos)} photos in {args.photos}; MediaPipe found a hand in {share_found:.1%}, "

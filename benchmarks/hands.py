@@ -55,11 +55,15 @@ def sources(landmarks: LandmarkSet, name: str) -> dict[str, LandmarkSet]:
     return {source: landmarks.subset(landmarks.sources == source) for source in sorted(set(landmarks.sources.tolist()))}
 
 
-def answer(params: HandsParams, train: list[LandmarkSet], test: LandmarkSet) -> torch.Tensor:
-    """HandNet's log-probabilities (N, classes) on every photo of ``test``, zeros where no hand was found."""
-    hands = join([canonical_hands(part) for part in train])
-    model, _ = fit_handnet(hands, torch.ones(len(hands[2]), dtype=torch.int64), canonical_hands(test), params,
-                           torch.device("cpu"))
+def answer(params: HandsParams, train: list[LandmarkSet], test: LandmarkSet, extra: LandmarkSet | None = None) -> torch.Tensor:
+    """HandNet's log-probabilities (N, classes) on every photo of ``test``, zeros where no hand was found;
+    trained as train_hands trains, ``extra``'s hands drawn ``hands.extra_weight`` times."""
+    parts = [canonical_hands(part) for part in [*train, *([extra] if extra is not None else [])]]
+    hands = join(parts)
+    weights = torch.ones(len(hands[2]), dtype=torch.int64)
+    if extra is not None:
+        weights[len(weights) - len(parts[-1][2]):] = params.extra_weight
+    model, _ = fit_handnet(hands, weights, canonical_hands(test), params, torch.device("cpu"))
     found = torch.from_numpy(test.found)
     out = torch.zeros(len(test), 26)
     with torch.no_grad():

@@ -38,7 +38,9 @@ import torch
 import yaml
 
 from signlang import LETTERS
-from signlang.framing import HandFinder, read_photo
+from signlang.framing import read_photo
+from signlang.fusion import Models
+from signlang.hand_finding import HandFinder
 from signlang.model import load_checkpoint
 from signlang.photos import BOXES_FILE, Photo, read_photo_folder
 from signlang.predict import AUTO, NO_FRAME, Framing, predict_files
@@ -96,12 +98,12 @@ def train(repo: Path, changes: dict[str, object], out: Path) -> tuple[Path, floa
 
 def score(model: Path, photos: list[Photo], framing: Framing | None) -> Score:
     """Top-1 and top-3 on ``photos``; framing None means each photo's labelled box (--box)."""
-    loaded = load_checkpoint(model, torch.device("cpu"))
+    models = Models(load_checkpoint(model, torch.device("cpu")), hands=None)  # SignConvNet alone: its recipes
     if framing is None:
-        predictions = [predict_files([p.path], loaded, 3, Framing(find_hand=False, box=p.box)).predictions[0]
+        predictions = [predict_files([p.path], models, 3, Framing(find_hand=False, box=p.box), "cnn").predictions[0]
                        for p in photos]
     else:
-        predictions = predict_files([p.path for p in photos], loaded, 3, framing).predictions
+        predictions = predict_files([p.path for p in photos], models, 3, framing, "cnn").predictions
     truth = [LETTERS[p.label] for p in photos]
     top1 = np.mean([p.letters[0] == t for p, t in zip(predictions, truth)])
     top3 = np.mean([t in p.letters for p, t in zip(predictions, truth)])
@@ -139,7 +141,9 @@ def framing_quality(photos: list[Photo]) -> tuple[float, float, float]:
     ious, found = [], 0
     with HandFinder() as finder:
         for photo in photos:
-            box = finder.find(read_photo(photo.path))
+            image = read_photo(photo.path)
+            hand = finder.find(image)
+            box = hand.box(image.size) if hand is not None else None
             found += box is not None
             ious.append(box.iou(photo.box) if box is not None and photo.box is not None else 0.0)
     return found / len(photos), float(np.mean(ious)), float(np.mean(np.array(ious) >= 0.5))

@@ -133,8 +133,7 @@ def framed_photos(folder: Path, landmarks_dir: Path) -> list[tuple[Photo, Box]]:
     the labelled box, or else the centre square."""
     photos = read_photo_folder(folder) if folder.exists() else []
     landmarks = read_landmarks(landmarks_dir)
-    names = [photo.name if not photo.source else f"{photo.source}/{photo.name}" for photo in photos]
-    if names != landmarks.names.tolist():
+    if [photo.key for photo in photos] != landmarks.names.tolist():
         raise SignlangError(f"{landmarks_dir}: its photos are not those of {folder}; run 'dvc repro' to extract "
                             "their landmarks again")
     return [(photo, _square(photo, landmarks, index)) for index, photo in enumerate(photos)]

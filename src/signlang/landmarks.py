@@ -87,8 +87,7 @@ def extract_landmarks(photos: list[Photo], workers: int | None = None) -> Landma
     hands = [hand for hand, _, _ in rows]
     empty = np.zeros((LANDMARKS, 3), np.float32)
     return LandmarkSet(
-        names=np.array([photo.name if not photo.source else f"{photo.source}/{photo.name}" for photo in photos],
-                       dtype=str).reshape(-1),
+        names=np.array([photo.key for photo in photos], dtype=str).reshape(-1),
         sources=np.array([photo.source for photo in photos], dtype=str).reshape(-1),
         labels=np.array([photo.label for photo in photos], dtype=np.int64),
         found=np.array([hand is not None for hand in hands], dtype=bool),

@@ -38,6 +38,11 @@ class Photo:
     box: Box | None  # the labelled hand box, where boxes.csv has one
     source: str = ""  # the <source>/ folder it is in; "" in a folder of letters
 
+    @property
+    def key(self) -> str:
+        """The path under the folder read: ``name``, under its <source>/ folder where it has one."""
+        return f"{self.source}/{self.name}" if self.source else self.name
+
 
 def read_photo_folder(root: Path) -> list[Photo]:
     """Every photo under ``root`` in a fixed order (source, letter, then file name); a folder with no
